@@ -1,0 +1,397 @@
+"""The domain schema: the area tree, buildings and households, who is responsible for them,
+and the field work done in them (patrols, issues, visits, wishes, volunteer service).
+
+Every geometry is stored in WGS 84 (SRID 4326) with a GiST index; `geo.geometry` checks
+shapes before they get here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Levels of the area tree, outermost first. A compound (小区) sits inside a grid (网格).
+AREA_LEVELS = ("county", "township", "community", "grid", "compound")
+# The four layers of responsibility (四包).
+ASSIGNMENT_KINDS = ("standing_committee", "department", "unit", "party_member")
+ROLES = ("admin", "county", "township", "community", "grid", "party", "viewer")
+ISSUE_STATUSES = ("reported", "meeting", "resolved", "closed", "referred")
+WISH_STATUSES = ("open", "claimed", "fulfilled", "withdrawn")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB}
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Area(Timestamped, Base):
+    """A node of the county → township → community → grid → compound tree."""
+
+    __tablename__ = "areas"
+    __table_args__ = (
+        CheckConstraint(_in("level", AREA_LEVELS), name="area_level_known"),
+        CheckConstraint("(level = 'county') = (parent_id IS NULL)", name="area_parent_unless_county"),
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="area_geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    parent: Mapped[Area | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Area]] = relationship(back_populates="parent")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Building(Timestamped, Base):
+    """A building footprint (楼栋); `area` is the innermost area holding it (compound or grid)."""
+
+    __tablename__ = "buildings"
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="building_geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    address: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    floors: Mapped[int | None] = mapped_column(SmallInteger)
+    use: Mapped[str] = mapped_column(String(32), default="residential", server_default="residential")
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    area: Mapped[Area | None] = relationship()
+    households: Mapped[list[Household]] = relationship(back_populates="building")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Household(Timestamped, Base):
+    """A dwelling (住户) in a building: unit (单元), floor and room."""
+
+    __tablename__ = "households"
+    __table_args__ = (
+        UniqueConstraint("building_id", "unit_no", "floor", "room", name="household_address_unique"),
+        CheckConstraint("residents >= 0", name="household_residents_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"), index=True)
+    unit_no: Mapped[int] = mapped_column(SmallInteger, default=1)
+    floor: Mapped[int] = mapped_column(SmallInteger)
+    room: Mapped[str] = mapped_column(String(16))
+    residents: Mapped[int] = mapped_column(SmallInteger, default=1)
+    head_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # Moved away or demolished: kept for history, left out of coverage.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+
+    building: Mapped[Building] = relationship(back_populates="households")
+
+
+class Unit(Timestamped, Base):
+    """A county department, township, school, company … (单位)."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default="department", server_default="department")
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+
+
+class Person(Timestamped, Base):
+    """A cadre or party member (党员干部 / 下沉党员)."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    is_party_member: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # 在职党员报到: the community an in-service party member has registered with.
+    registered_area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    registered_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    unit: Mapped[Unit | None] = relationship()
+
+
+class Assignment(Timestamped, Base):
+    """包保责任: a unit and/or person made responsible for one area, building or household,
+    fixed by post (定岗), duty (定责) and target (定目标), for a period."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        CheckConstraint(
+            "num_nonnulls(area_id, building_id, household_id) = 1", name="assignment_one_target"
+        ),
+        CheckConstraint("num_nonnulls(unit_id, person_id) >= 1", name="assignment_has_someone"),
+        CheckConstraint(_in("kind", ASSIGNMENT_KINDS), name="assignment_kind_known"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="assignment_dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("buildings.id", ondelete="CASCADE"), index=True
+    )
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    post: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    duty: Mapped[str] = mapped_column(Text, default="", server_default="")
+    target: Mapped[str] = mapped_column(Text, default="", server_default="")
+    valid_from: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    unit: Mapped[Unit | None] = relationship()
+    person: Mapped[Person | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+patrol_units = Table(
+    "patrol_units",
+    Base.metadata,
+    Column("patrol_id", ForeignKey("patrols.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+)
+
+patrol_members = Table(
+    "patrol_members",
+    Base.metadata,
+    Column("patrol_id", ForeignKey("patrols.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", ForeignKey("people.id"), primary_key=True),
+)
+
+
+class Patrol(Timestamped, Base):
+    """步巡: a dated walk of a grid by several units; groups the issues it found."""
+
+    __tablename__ = "patrols"
+    __table_args__ = (
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="patrol_times_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    track: Mapped[Any | None] = mapped_column(Geometry("LINESTRING", srid=4326))
+    led_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    area: Mapped[Area] = relationship()
+    units: Mapped[list[Unit]] = relationship(secondary=patrol_units)
+    members: Mapped[list[Person]] = relationship(secondary=patrol_members)
+
+
+class Issue(Timestamped, Base):
+    """问题: a geo-tagged problem, routed by where it is to the area and unit responsible."""
+
+    __tablename__ = "issues"
+    __table_args__ = (CheckConstraint(_in("status", ISSUE_STATUSES), name="issue_status_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16), default="reported", server_default="reported", index=True)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    area: Mapped[Area | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    events: Mapped[list[IssueEvent]] = relationship(
+        back_populates="issue", order_by="IssueEvent.at", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class IssueEvent(Base):
+    """One step of an issue's workflow (reported, meeting, resolved, verified, referred,
+    reopened, comment): who, when, where and what was decided."""
+
+    __tablename__ = "issue_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=4326))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+
+    issue: Mapped[Issue] = relationship(back_populates="events")
+
+
+class IssuePhoto(Base):
+    __tablename__ = "issue_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_events.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(32))
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=4326))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Visit(Base):
+    """走访: a party member's visit to a household."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        CheckConstraint("hours > 0 AND hours <= 24", name="visit_hours_in_day"),
+        Index("visits_household_date", "household_id", "visited_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    visited_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    hours: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    needs: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # False when the visitor holds no assignment for the household: accepted, but marked.
+    by_assignee: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Wish(Timestamped, Base):
+    """微心愿: a resident's small request, open → claimed → fulfilled (or withdrawn)."""
+
+    __tablename__ = "wishes"
+    __table_args__ = (
+        CheckConstraint(_in("status", WISH_STATUSES), name="wish_status_known"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="wish_rating_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open", index=True)
+    raised_on: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    claimed_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    claimed_by_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    claimed_on: Mapped[dt.date | None] = mapped_column(Date)
+    promised_on: Mapped[dt.date | None] = mapped_column(Date)
+    fulfilled_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ServiceRecord(Base):
+    """志愿服务时长: volunteer hours; stars derive from a person's running total."""
+
+    __tablename__ = "service_records"
+    __table_args__ = (CheckConstraint("hours > 0 AND hours <= 24", name="service_hours_in_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    served_on: Mapped[dt.date] = mapped_column(Date)
+    activity: Mapped[str] = mapped_column(String(200))
+    hours: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class User(Timestamped, Base):
+    """A login. `area` bounds what the role may see and do."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="user_role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    area: Mapped[Area | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token for integrations; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Gridwalk needs, only those that are missing.
+#   scripts/deps.sh          what `make demo` needs: PostgreSQL 15 + PostGIS 3, python3-venv
+#   scripts/deps.sh test     and what the browser tests need: Chromium and CJK fonts
+set -euo pipefail
+
+want=(postgresql-15 postgresql-15-postgis-3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
+[ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk)
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} = 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

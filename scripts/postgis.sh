@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs a project-local PostgreSQL + PostGIS cluster: a data directory and a port of our own,
+# so a demo or a test run never touches the machine's main cluster.
+#   scripts/postgis.sh start DIR PORT DBNAME   initialise if new, start, create DBNAME with PostGIS
+#   scripts/postgis.sh stop DIR                 stop it (fast shutdown)
+# PostgreSQL refuses to run as root: when we are root, the cluster belongs to `postgres`.
+set -euo pipefail
+
+bindir=/usr/lib/postgresql/15/bin
+[ -x "$bindir/pg_ctl" ] || bindir=$(dirname "$(command -v pg_ctl)")
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+  local dir=$1 port=$2 db=$3
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ "$(id -u)" = 0 ]; then
+    # postgres must be able to reach the directory through every parent.
+    local p=$dir
+    while [ "$p" != / ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
+    chown postgres:postgres "$dir"
+  fi
+  chmod 700 "$dir"
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    # trust on 127.0.0.1 only: a development cluster, reachable from this machine alone.
+    as_owner "$bindir/initdb" -D "$dir" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=trust --auth-host=trust >/dev/null
+  fi
+  if ! as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+  fi
+  local psql=("$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  if [ "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname = '$db'")" != 1 ]; then
+    "${psql[@]}" -d postgres -c "create database \"$db\""
+  fi
+  "${psql[@]}" -d "$db" -c "create extension if not exists postgis"
+}
+
+stop() {
+  local dir=$1
+  [ -f "$dir/PG_VERSION" ] || return 0
+  as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+cmd=${1:-}; shift || true
+case "$cmd" in
+  start) start "$@" ;;
+  stop) stop "$@" ;;
+  *) echo "usage: $0 start DIR PORT DBNAME | stop DIR" >&2; exit 2 ;;
+esac

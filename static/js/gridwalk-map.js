@@ -1,0 +1,291 @@
+/* Gridwalk map: fills the page's empty Folium layers from the API for the current
+ * viewport, and answers a tap on the map with who is responsible there (one point
+ * lookup, /api/v1/lookup, rather than per-feature events).
+ * User-supplied text only ever reaches the page as textContent. */
+(function () {
+  "use strict";
+
+  var STYLES = {
+    communities: { color: "#7b241c", weight: 3, fill: true, fillOpacity: 0.02, interactive: false },
+    grids: { color: "#1f618d", weight: 2, dashArray: "6 4", fill: false, interactive: false },
+    compounds: { color: "#1e8449", weight: 1.5, fillColor: "#52be80", fillOpacity: 0.12, interactive: false },
+    buildings: { color: "#566573", weight: 1, fillColor: "#aab7b8", fillOpacity: 0.55, interactive: false },
+    highlight: { color: "#e67e22", weight: 4, fillColor: "#f5b041", fillOpacity: 0.35, interactive: false },
+  };
+  var SOURCES = {
+    communities: "areas?level=community",
+    grids: "areas?level=grid",
+    compounds: "areas?level=compound",
+    buildings: "buildings",
+    issues: "issues?status=open",
+  };
+
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key === "class") node.className = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) {
+      return values[key] !== undefined ? values[key] : "";
+    });
+  }
+
+  function padded(bounds) {
+    return bounds.pad(0.25);
+  }
+
+  function bboxParam(bounds) {
+    return [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
+      .map(function (v) { return v.toFixed(6); }).join(",");
+  }
+
+  function attach(map, cfg, layers) {
+    var T = cfg.texts;
+    var panel = document.getElementById("gw-panel");
+    var body = panel.querySelector(".gw-panel-body");
+    var hint = document.getElementById("gw-hint");
+    var pending = {};
+    var loaded = {};
+    var highlight = L.layerGroup().addTo(map);
+    var lookupSeq = 0;
+
+    if (cfg.fitBounds) map.fitBounds(cfg.fitBounds);
+    if (window.innerWidth < 600) {
+      var legend = document.querySelector(".gw-legend");
+      if (legend) legend.removeAttribute("open");
+    }
+    panel.querySelector(".gw-close").addEventListener("click", function () {
+      panel.hidden = true;
+      highlight.clearLayers();
+    });
+
+    function api(path) {
+      return cfg.api + "/" + path;
+    }
+
+    function getJSON(url, signal) {
+      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: signal })
+        .then(function (response) {
+          if (response.status === 401) {
+            window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+            throw new Error("unauthorized");
+          }
+          return response.json().then(function (data) {
+            if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
+            return data;
+          });
+        });
+    }
+
+    function issueMarker(feature, latlng) {
+      var p = feature.properties;
+      var icon = L.divIcon({
+        className: "gw-issue gw-dot gw-status-" + p.status + (p.overdue ? " gw-overdue" : ""),
+        iconSize: [18, 18],
+      });
+      var marker = L.marker(latlng, { icon: icon, title: T.statuses[p.status] || p.status });
+      marker.bindPopup(function () {
+        return el("div", { class: "gw-popup" },
+          el("strong", { text: p.category }),
+          el("span", { class: "gw-badge gw-status-" + p.status, text: T.statuses[p.status] || p.status }),
+          p.overdue ? el("span", { class: "gw-badge gw-overdue-badge", text: T.overdue }) : null,
+          el("p", { text: p.description }),
+          el("small", { text: (p.reported_at || "").slice(0, 10) +
+            (p.deadline ? " · " + T.deadline + " " + p.deadline : "") }));
+      });
+      return marker;
+    }
+
+    function draw(key, data) {
+      var group = layers[key];
+      group.clearLayers();
+      if (key === "issues") {
+        var markers = [];
+        data.features.forEach(function (f) {
+          var c = f.geometry.coordinates;
+          markers.push(issueMarker(f, L.latLng(c[1], c[0])));
+        });
+        if (group.addLayers) group.addLayers(markers);
+        else markers.forEach(function (m) { group.addLayer(m); });
+      } else {
+        group.addLayer(L.geoJSON(data, { style: STYLES[key], interactive: false }));
+      }
+      if (key === "buildings") {
+        showHint(data.truncated ? fill(T.tooMany, { n: data.numberReturned }) : "");
+      }
+    }
+
+    function showHint(text) {
+      hint.textContent = text;
+      hint.hidden = !text;
+    }
+
+    function refresh() {
+      var zoom = map.getZoom();
+      var view = map.getBounds();
+      Object.keys(SOURCES).forEach(function (key) {
+        var group = layers[key];
+        if (!group || !map.hasLayer(group)) return;
+        if (zoom < cfg.minZoom[key]) {
+          group.clearLayers();
+          loaded[key] = null;
+          if (key === "buildings") showHint(T.zoomIn);
+          return;
+        }
+        var last = loaded[key];
+        // Areas are simplified for the zoom they were fetched at; points and buildings are not.
+        var zoomMatters = key === "communities" || key === "grids" || key === "compounds";
+        if (last && last.bounds.contains(view) && (!zoomMatters || last.zoom === zoom)) return;
+        if (pending[key]) pending[key].abort();
+        var controller = new AbortController();
+        pending[key] = controller;
+        var bounds = padded(view);
+        var sep = SOURCES[key].indexOf("?") >= 0 ? "&" : "?";
+        getJSON(api(SOURCES[key] + sep + "bbox=" + bboxParam(bounds)), controller.signal)
+          .then(function (data) {
+            loaded[key] = { bounds: bounds, zoom: zoom };
+            draw(key, data);
+          })
+          .catch(function (error) {
+            if (error.name !== "AbortError") showHint(T.failed);
+          });
+      });
+    }
+
+    var timer = null;
+    function scheduleRefresh() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 150);
+    }
+    map.on("moveend overlayadd", scheduleRefresh);
+    refresh();
+
+    // --- the responsibility panel -------------------------------------------------------
+
+    function person(p) {
+      if (!p) return null;
+      return el("span", { class: "gw-person" },
+        el("strong", { text: p.name }),
+        p.title ? el("span", { class: "gw-muted", text: " " + p.title }) : null,
+        p.phone ? el("a", { class: "gw-call", href: "tel:" + p.phone.replace(/[^\d+]/g, ""),
+          text: "📞 " + p.phone, "aria-label": T.call + " " + p.name }) : null);
+    }
+
+    function assignmentItem(a) {
+      var who = el("div", { class: "gw-who" },
+        a.unit ? el("span", { class: "gw-unit", text: a.unit.name }) : null,
+        person(a.person));
+      var facts = el("dl", { class: "gw-facts" });
+      [["post", a.post], ["duty", a.duty], ["target", a.target]].forEach(function (pair) {
+        if (!pair[1]) return;
+        facts.appendChild(el("dt", { text: T[pair[0]] }));
+        facts.appendChild(el("dd", { text: pair[1] }));
+      });
+      return el("li", { class: "gw-assignment" },
+        el("span", { class: "gw-kind", text: T.kinds[a.kind] || a.kind }), who, facts);
+    }
+
+    function assignmentList(list) {
+      if (!list.length) return el("p", { class: "gw-muted", text: T.noAssignments });
+      var ul = el("ul", { class: "gw-assignments" });
+      list.forEach(function (a) { ul.appendChild(assignmentItem(a)); });
+      return ul;
+    }
+
+    function areaSection(area) {
+      return el("section", { class: "gw-area gw-level-" + area.level, "data-area-id": area.id },
+        el("h3", {},
+          el("span", { class: "gw-level", text: T.levels[area.level] || area.level }),
+          " " + area.name),
+        assignmentList(area.assignments));
+    }
+
+    function buildingSection(b) {
+      var title = b.name || b.address || T.unnamed;
+      var section = el("section", { class: "gw-building", "data-building-id": b.id },
+        el("h2", {}, el("span", { class: "gw-level", text: T.building }), " " + title));
+      if (b.address && b.address !== title) section.appendChild(el("p", { class: "gw-muted", text: b.address }));
+      var trail = b.areas.slice().reverse().filter(function (a) { return a.level !== "county"; })
+        .map(function (a) { return a.name; }).join(" › ");
+      if (trail) section.appendChild(el("p", { class: "gw-trail", text: trail }));
+      var cov = b.coverage;
+      var stats = el("p", { class: "gw-stats" },
+        el("span", { class: "gw-households", text: T.households + " " + b.household_count }));
+      if (cov.households) {
+        stats.appendChild(el("span", { class: "gw-coverage",
+          text: " · " + fill(T.coverage, { days: cov.days }) + " " + cov.visited + "/" + cov.households +
+            " (" + Math.round(cov.share * 100) + "%)" }));
+      }
+      section.appendChild(stats);
+      section.appendChild(assignmentList(b.assignments));
+      if (b.household_assignees.length) {
+        var ul = el("ul", { class: "gw-assignments" });
+        b.household_assignees.forEach(function (h) {
+          ul.appendChild(el("li", { class: "gw-assignment" },
+            el("span", { class: "gw-kind", text: fill(T.householdsHeld, { n: h.households }) }),
+            el("div", { class: "gw-who" }, person(h.person))));
+        });
+        section.appendChild(el("h4", { text: T.householdAssignees }));
+        section.appendChild(ul);
+      }
+      if (b.open_issues.length) {
+        var issues = el("ul", { class: "gw-issues" });
+        b.open_issues.forEach(function (i) {
+          issues.appendChild(el("li", {},
+            el("span", { class: "gw-badge gw-status-" + i.status, text: T.statuses[i.status] || i.status }),
+            " " + i.category + " · ", el("span", { text: i.description })));
+        });
+        section.appendChild(el("h4", { text: T.openIssues + " (" + b.open_issues.length + ")" }));
+        section.appendChild(issues);
+      }
+      return section;
+    }
+
+    function showPanel(nodes) {
+      body.replaceChildren.apply(body, nodes);
+      panel.hidden = false;
+      panel.scrollTop = 0;
+    }
+
+    function lookup(latlng) {
+      var seq = ++lookupSeq;
+      highlight.clearLayers();
+      highlight.addLayer(L.circleMarker(latlng, { radius: 6, color: "#e67e22", weight: 3, interactive: false }));
+      showPanel([el("p", { class: "gw-muted", text: T.loading })]);
+      var url = api("lookup?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
+      getJSON(url).then(function (data) {
+        if (seq !== lookupSeq) return;
+        var nodes = [];
+        if (data.building) {
+          nodes.push(buildingSection(data.building));
+          if (data.building.geometry) {
+            highlight.clearLayers();
+            highlight.addLayer(L.geoJSON(data.building.geometry, { style: STYLES.highlight }));
+          }
+        }
+        data.areas.forEach(function (a) { nodes.push(areaSection(a)); });
+        if (!nodes.length) nodes.push(el("p", { class: "gw-muted", text: T.nothingHere }));
+        showPanel(nodes);
+      }).catch(function (error) {
+        if (seq === lookupSeq) showPanel([el("p", { class: "gw-error", text: T.failed })]);
+      });
+    }
+
+    map.on("click", function (e) { lookup(e.latlng); });
+    Gridwalk.map = map;
+    Gridwalk.lookup = lookup;
+  }
+
+  window.Gridwalk = { attach: attach };
+})();

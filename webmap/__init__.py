@@ -1,0 +1,52 @@
+"""Gridwalk's web side: the app factory, its blueprints and the CLI."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    # static/ sits beside the packages: vendored Leaflet and plugins, our JS and CSS.
+    static = Path(__file__).resolve().parent.parent / "static"
+    app = Flask(__name__, static_folder=str(static), static_url_path="/static")
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        SECRET_KEY=os.environ.get("SECRET_KEY"),
+        # Basemap tiles: none unless configured (Tianditu needs a key; OSM where reachable).
+        TILE_URL=os.environ.get("TILE_URL", ""),
+        TILE_ATTRIBUTION=os.environ.get("TILE_ATTRIBUTION", ""),
+        TILE_DATUM=os.environ.get("TILE_DATUM", "wgs84"),
+        MAP_CENTER=(29.99, 109.478),
+        BABEL_DEFAULT_LOCALE="zh",
+        LANGUAGES=("zh", "en"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("GRIDWALK_SECURE_COOKIES", "") == "1",
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config["SECRET_KEY"]:
+        # Sessions will not survive a restart nor be shared between processes.
+        app.logger.warning("SECRET_KEY is not set: using a random key for this process only")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from webmap import api, auth, cli, db, errors, i18n, mapview
+
+    db.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(mapview.bp)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,115 @@
+"""Logging in and out, who the current user is (session cookie or bearer token), and CSRF
+protection for every cookie-authenticated write."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from geo import accounts
+from geo.errors import N_, Forbidden, Unauthorized
+from geo.models import User
+from webmap import db
+from webmap.i18n import message
+
+bp = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "current_user": g.get("user")}
+
+
+@bp.before_app_request
+def load_user() -> None:
+    g.user = None
+    g.via_token = False
+    if request.endpoint == "static":
+        return
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        user = accounts.user_for_token(db.session(), header[7:].strip())
+        if user is None:
+            raise Unauthorized(N_("the API token is not valid"), code="invalid_token")
+        g.user, g.via_token = user, True
+    elif "user_id" in session:
+        user = db.session().get(User, session["user_id"])
+        if user is not None and user.active:
+            g.user = user
+        else:
+            session.clear()
+    if request.method in _UNSAFE and not g.via_token:
+        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+        if not hmac.compare_digest(sent, session.get("csrf", "")):
+            raise Forbidden(N_("the form has expired or did not come from this site: reload and try again"),
+                            code="csrf")
+
+
+def login_required(view: F) -> F:
+    """Pages send an anonymous visitor to the login page; the API answers 401."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.user is None:
+            if request.path.startswith("/api/"):
+                raise Unauthorized(N_("log in or send an API token"))
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: a login link must not bounce the user to another host.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("map.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    error = None
+    if request.method == "POST":
+        try:
+            user = accounts.authenticate(
+                db.session(), request.form.get("username", ""), request.form.get("password", "")
+            )
+        except Unauthorized as exc:
+            db.session().commit()  # keep the failed-login count
+            error = message(exc)
+        else:
+            db.session().commit()
+            lang = session.get("lang")
+            session.clear()  # a fresh session on login: no fixation
+            session["user_id"] = user.id
+            if lang:
+                session["lang"] = lang
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("login.html", error=error, title=gettext("Log in")), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))

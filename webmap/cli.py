@@ -1,0 +1,232 @@
+"""The `gridwalk` command: Flask's own commands (`gridwalk run --port P`) plus the
+database, demo, import, user and token commands. Each command owns its transaction."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from geo import accounts, demo, imports
+from geo.errors import GridwalkError
+from geo.models import AREA_LEVELS, ROLES
+from webmap import create_app, db
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """Gridwalk: who is responsible for every grid, compound and building of a county."""
+
+
+def init_app(app: Flask) -> None:
+    for command in (db_group, demo_command, import_group, users_group, tokens_group):
+        app.cli.add_command(command)
+
+
+def _fail(error: GridwalkError) -> NoReturn:
+    raise click.ClickException(str(error))
+
+
+# --- database ---------------------------------------------------------------------------
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+    from flask import current_app
+
+    url = current_app.config["DATABASE_URL"]
+    if not url:
+        raise click.ClickException("DATABASE_URL is not set: point it at a PostGIS database")
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(), revision)
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the database's revision."""
+    from alembic import command
+
+    command.current(_alembic_config())
+
+
+# --- demo -------------------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option("--scale", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Multiply the demo county's size (for benchmarks).")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the demo county is already loaded.")
+@with_appcontext
+def demo_command(scale: int, if_empty: bool) -> None:
+    """Load the deterministic demo county (宣恩县's county seat, modelled)."""
+    session = db.session()
+    if demo.is_loaded(session):
+        if if_empty:
+            click.echo("demo county already loaded; keeping it")
+            return
+        raise click.ClickException("the demo county is already loaded (use a fresh database)")
+    password = os.environ.get("GRIDWALK_PASSWORD") or "gridwalk-demo"
+    started = time.monotonic()
+    with click.progressbar(length=100, label="loading the demo county", file=sys.stderr) as bar:
+        def progress(done: float) -> None:
+            bar.update(max(0, int(done * 100) - bar.pos))
+
+        summary = demo.load(session, scale=scale, password=password, progress=progress)
+    session.commit()
+    click.echo(f"demo county loaded in {time.monotonic() - started:.1f} s:")
+    for name, count in summary.items():
+        click.echo(f"  {name:>16}: {count:,}")
+
+
+# --- imports ----------------------------------------------------------------------------
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import GeoJSON (a FeatureCollection or a list of Features)."""
+
+
+def _report(report: imports.ImportReport) -> None:
+    click.echo(
+        f"{report.accepted} accepted ({report.created} new, {report.updated} updated), "
+        f"{len(report.rejected)} rejected, in {report.seconds:.1f} s"
+    )
+    for rejection in report.rejected:
+        click.echo(f"  rejected {rejection.label}: {rejection.reason}", err=True)
+
+
+def _progress_bar(label: str):  # type: ignore[no-untyped-def]
+    return click.progressbar(length=1, label=label, file=sys.stderr)
+
+
+@import_group.command("areas")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--level", type=click.Choice(AREA_LEVELS), required=True)
+@click.option("--parent", "parent_code", help="Code of the parent area (default: found by location).")
+@click.option("--id-field", help="Property holding each area's code (default: the feature id).")
+@click.option("--name-field", default="name", show_default=True, help="Property holding each area's name.")
+@click.option("--from", "datum", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True,
+              help="Datum of the coordinates; gcj02 for AMap/DataV/Tencent data.")
+@with_appcontext
+def import_areas_command(
+    file: Path, level: str, parent_code: str | None, id_field: str | None, name_field: str, datum: str
+) -> None:
+    """Import area polygons of one LEVEL from FILE."""
+    session = db.session()
+    try:
+        features = imports.read_features(file.read_bytes())
+        with _progress_bar(f"importing {level} areas") as bar:
+            report = imports.import_areas(
+                session, features, level=level, parent_code=parent_code, id_field=id_field,
+                name_field=name_field, datum=datum, progress=_bar_progress(bar),
+            )
+    except GridwalkError as error:
+        session.rollback()
+        _fail(error)
+    session.commit()
+    _report(report)
+
+
+@import_group.command("buildings")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id-field", help="Property holding each building's source id (default: the feature id).")
+@click.option("--name-field", default="name", show_default=True, help="Property holding each building's name.")
+@click.option("--from", "datum", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True,
+              help="Datum of the coordinates; gcj02 for AMap/DataV/Tencent data.")
+@with_appcontext
+def import_buildings_command(file: Path, id_field: str | None, name_field: str, datum: str) -> None:
+    """Import building footprints from FILE; each joins the compound or grid holding it."""
+    session = db.session()
+    try:
+        features = imports.read_features(file.read_bytes())
+        with _progress_bar("importing buildings") as bar:
+            report = imports.import_buildings(
+                session, features, id_field=id_field, name_field=name_field, datum=datum,
+                progress=_bar_progress(bar),
+            )
+    except GridwalkError as error:
+        session.rollback()
+        _fail(error)
+    session.commit()
+    _report(report)
+
+
+def _bar_progress(bar: Any) -> Any:
+    def progress(done: int, total: int) -> None:
+        bar.length = max(total, 1)
+        bar.update(done - bar.pos)
+
+    return progress
+
+
+# --- users and tokens -------------------------------------------------------------------
+
+
+@click.group("users")
+def users_group() -> None:
+    """Logins."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--area", "area_code", help="Code of the area the user works in.")
+@with_appcontext
+def users_create(name: str, role: str, area_code: str | None) -> None:
+    """Create a login; the password comes from GRIDWALK_PASSWORD, else a prompt."""
+    password = os.environ.get("GRIDWALK_PASSWORD") or click.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    session = db.session()
+    try:
+        user = accounts.create_user(session, name, password, role, area_code)
+    except GridwalkError as error:
+        _fail(error)
+    session.commit()
+    click.echo(f"created user {user.username} ({user.role})")
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """API tokens for integrations."""
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@with_appcontext
+def tokens_create(name: str, label: str) -> None:
+    """Create an API token for user NAME and print it (only this once)."""
+    session = db.session()
+    try:
+        token = accounts.create_token(session, name, label)
+    except GridwalkError as error:
+        _fail(error)
+    session.commit()
+    click.echo(token)

@@ -1,0 +1,119 @@
+"""Builds the map page as a Folium map.
+
+The page holds no data: its layers are empty Folium feature groups that
+static/js/gridwalk-map.js fills from the API for the current viewport, so the page is
+the same few kilobytes whatever the county's size. Every script and stylesheet comes
+from static/ (Folium's CDN defaults are replaced per map instance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+from branca.element import Element
+from folium.elements import JSCSSMixin
+from folium.plugins import LocateControl, MarkerCluster
+from folium.template import Template
+from markupsafe import escape
+
+# The data layers, in drawing order, with the zoom from which each is fetched.
+LAYERS = ("communities", "grids", "compounds", "buildings", "issues")
+MIN_ZOOM = {"communities": 10, "grids": 12, "compounds": 14, "buildings": 16, "issues": 12}
+
+
+@dataclass
+class MapSettings:
+    center: tuple[float, float]
+    zoom: int = 15
+    tile_url: str = ""
+    tile_attribution: str = ""
+    layer_names: dict[str, str] = field(default_factory=dict)
+    # Client-side settings handed to Gridwalk.attach (API root, texts, CSRF token …).
+    client: dict[str, Any] = field(default_factory=dict)
+    chrome_html: str = ""
+    title: str = "Gridwalk"
+
+
+class DataLayers(JSCSSMixin):
+    """Hands the map and its empty layers to our script, which loads them by viewport."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            Gridwalk.attach({{ this._parent.get_name() }}, {{ this.config|tojson }}, {
+            {%- for key, layer in this.layers.items() %}
+                {{ key|tojson }}: {{ layer.get_name() }},
+            {%- endfor %}
+            });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layers: dict[str, Any], config: dict[str, Any], static: Callable[[str], str]):
+        super().__init__()
+        self._name = "DataLayers"
+        self.layers = layers
+        self.config = config
+        self.default_js = [("gridwalk_map", static("js/gridwalk-map.js"))]
+        self.default_css = [("gridwalk_css", static("css/gridwalk.css"))]
+
+
+def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
+    """The whole map page as HTML. `static(path)` gives the URL of a file under static/."""
+    m = folium.Map(
+        location=settings.center,
+        zoom_start=settings.zoom,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        max_zoom=20,
+        min_zoom=8,
+    )
+    m.default_js = [("leaflet", static("vendor/leaflet/leaflet.js"))]
+    m.default_css = [("leaflet_css", static("vendor/leaflet/leaflet.css"))]
+    if settings.tile_url:
+        folium.TileLayer(
+            settings.tile_url, attr=settings.tile_attribution or " ", name=settings.layer_names.get("basemap"),
+            max_zoom=20, max_native_zoom=18,
+        ).add_to(m)
+
+    layers: dict[str, Any] = {}
+    for key in LAYERS:
+        name = settings.layer_names.get(key, key)
+        if key == "issues":
+            group = MarkerCluster(name=name, options={"maxClusterRadius": 40, "disableClusteringAtZoom": 18})
+            group.default_js = [("markercluster", static("vendor/markercluster/leaflet.markercluster.js"))]
+            group.default_css = [
+                ("markercluster_css", static("vendor/markercluster/MarkerCluster.css")),
+                ("markercluster_default_css", static("vendor/markercluster/MarkerCluster.Default.css")),
+            ]
+        else:
+            group = folium.FeatureGroup(name=name)
+        group.add_to(m)
+        layers[key] = group
+
+    locate = LocateControl(
+        position="topleft",
+        strings={"title": settings.client.get("texts", {}).get("locate", "")},
+        flyTo=True,
+        keepCurrentZoomLevel=False,
+        initialZoomLevel=17,
+    )
+    locate.default_js = [("locatecontrol", static("vendor/locatecontrol/L.Control.Locate.min.js"))]
+    locate.default_css = [("locatecontrol_css", static("vendor/locatecontrol/L.Control.Locate.min.css"))]
+    locate.add_to(m)
+    folium.LayerControl(position="topright", collapsed=True).add_to(m)
+
+    config = dict(settings.client, minZoom=MIN_ZOOM)
+    DataLayers(layers, config, static).add_to(m)
+
+    figure = m.get_root()
+    figure.header.add_child(Element(f"<title>{escape(settings.title)}</title>"), name="title")
+    figure.header.add_child(
+        Element(f'<link rel="icon" href="{escape(static("icon.svg"))}" type="image/svg+xml">'), name="icon"
+    )
+    figure.html.add_child(Element(settings.chrome_html), name="chrome")
+    return figure.render()

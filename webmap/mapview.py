@@ -1,0 +1,124 @@
+"""The map page: a Folium map whose layers load from the API, with the building panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, Area
+from webmap import db
+from webmap.auth import csrf_token, login_required
+from webmap.mapbuilder import MapSettings, build_map
+
+bp = Blueprint("map", __name__)
+
+
+def level_names() -> dict[str, str]:
+    return {
+        "county": _("County"),
+        "township": _("Township"),
+        "community": _("Community"),
+        "grid": _("Grid"),
+        "compound": _("Compound"),
+    }
+
+
+def kind_names() -> dict[str, str]:
+    return {
+        "standing_committee": _("County leader for the community"),
+        "department": _("Department for the big party committee"),
+        "unit": _("Unit for the compound or building"),
+        "party_member": _("Party member for households"),
+    }
+
+
+def status_names() -> dict[str, str]:
+    return {
+        "reported": _("Reported"),
+        "meeting": _("On-site meeting"),
+        "resolved": _("Resolved"),
+        "closed": _("Verified and closed"),
+        "referred": _("Referred"),
+    }
+
+
+def _client_texts() -> dict[str, Any]:
+    return {
+        "building": _("Building"),
+        "households": _("Households"),
+        "coverage": _("Visited in the last %(days)s days", days="{days}"),
+        "noCoverage": _("No households recorded"),
+        "assignments": _("Responsible"),
+        "householdAssignees": _("Party members for households here"),
+        "householdsHeld": _("{n} households"),
+        "noAssignments": _("Nobody is assigned yet"),
+        "post": _("Post"),
+        "duty": _("Duty"),
+        "target": _("Target"),
+        "call": _("Call"),
+        "openIssues": _("Open issues"),
+        "deadline": _("Deadline"),
+        "overdue": _("Overdue"),
+        "nothingHere": _("No grid or building here: this point is outside the mapped area."),
+        "loading": _("Loading…"),
+        "failed": _("Could not load; check the connection and tap again."),
+        "close": _("Close"),
+        "zoomIn": _("Zoom in to see buildings"),
+        "tooMany": _("Showing the first {n}; zoom in for all"),
+        "locate": _("Show my location"),
+        "unnamed": _("(no name)"),
+        "levels": level_names(),
+        "kinds": kind_names(),
+        "statuses": status_names(),
+    }
+
+
+def _user_extent() -> list[list[float]] | None:
+    """The bounds of the user's own area, so a grid member opens on their grid."""
+    user = g.user
+    if user is None or user.area_id is None:
+        return None
+    box = db.session().execute(
+        select(func.ST_XMin(Area.geom), func.ST_YMin(Area.geom), func.ST_XMax(Area.geom), func.ST_YMax(Area.geom))
+        .where(Area.id == user.area_id)
+    ).first()
+    return [[box[1], box[0]], [box[3], box[2]]] if box else None
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    config = current_app.config
+    layer_names = {
+        "communities": _("Communities"),
+        "grids": _("Grids"),
+        "compounds": _("Compounds"),
+        "buildings": _("Buildings"),
+        "issues": _("Open issues"),
+        "basemap": _("Basemap"),
+    }
+    settings = MapSettings(
+        center=tuple(config["MAP_CENTER"]),  # type: ignore[arg-type]
+        tile_url=config["TILE_URL"],
+        tile_attribution=config["TILE_ATTRIBUTION"],
+        layer_names=layer_names,
+        client={
+            "api": url_for("api.lookup").rsplit("/", 1)[0],
+            "csrf": csrf_token(),
+            "fitBounds": _user_extent(),
+            "texts": _client_texts(),
+        },
+        chrome_html=render_template(
+            "map_chrome.html",
+            level_names=level_names(),
+            status_names=status_names(),
+            levels=AREA_LEVELS,
+            kinds=ASSIGNMENT_KINDS,
+            statuses=ISSUE_STATUSES,
+        ),
+        title=_("Gridwalk · grid responsibility map"),
+    )
+    return build_map(settings, lambda path: url_for("static", filename=path))
