@@ -120,6 +120,10 @@ class World:
 
 @pytest.fixture
 def world(session: Session) -> World:
+    return build_world(session)
+
+
+def build_world(session: Session) -> World:
     import datetime as dt
 
     from geo.geometry import to_element

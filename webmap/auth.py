@@ -57,7 +57,8 @@ def load_user() -> None:
             session.clear()
     if request.method in _UNSAFE and not g.via_token:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-        if not hmac.compare_digest(sent, session.get("csrf", "")):
+        expected = session.get("csrf") or ""
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             raise Forbidden(N_("the form has expired or did not come from this site: reload and try again"),
                             code="csrf")
 
@@ -77,8 +78,9 @@ def login_required(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: a login link must not bounce the user to another host.
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # Only same-site paths: a login link must not bounce the user to another host
+    # (browsers read "/\\host" as "//host").
+    if target and target.startswith("/") and not urlsplit(target.replace("\\", "/")).netloc:
         return target
     return url_for("map.index")
 

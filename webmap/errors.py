@@ -8,20 +8,20 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from geo.errors import GridwalkError
+from geo.errors import N_, GridwalkError
 from webmap.i18n import message
 
-# Stable codes for HTTP errors raised by Flask/werkzeug itself.
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    429: "too_many_requests",
+# Stable codes and messages for HTTP errors raised by Flask/werkzeug itself.
+_HTTP = {
+    400: ("bad_request", N_("The request could not be understood.")),
+    401: ("unauthorized", N_("Please log in.")),
+    403: ("forbidden", N_("You may not do this.")),
+    404: ("not_found", N_("There is nothing at this address.")),
+    405: ("method_not_allowed", N_("This address does not accept that method.")),
+    409: ("conflict", N_("Someone else changed this first; reload and try again.")),
+    413: ("too_large", N_("The request is too large.")),
+    415: ("unsupported_media_type", N_("This kind of content is not accepted here.")),
+    429: ("too_many_requests", N_("Too many requests; wait a moment and try again.")),
 }
 
 
@@ -43,10 +43,13 @@ def _domain(error: GridwalkError) -> Response | tuple[str, int]:
 
 def _http(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
-    return error_response(status, _HTTP_CODES.get(status, "error"), gettext(error.name))
+    if status >= 500:
+        return _unexpected(error)
+    code, text = _HTTP.get(status, ("error", N_("The request could not be understood.")))
+    return error_response(status, code, gettext(text))
 
 
-def _unexpected(error: InternalServerError) -> Response | tuple[str, int]:
+def _unexpected(error: Exception) -> Response | tuple[str, int]:
     return error_response(500, "internal_error", gettext("Something went wrong on our side; it has been logged."))
 
 

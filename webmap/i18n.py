@@ -12,17 +12,21 @@ from geo.errors import GridwalkError
 
 
 def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
-    asked = request.args.get("lang")
-    if asked in languages:
-        session["lang"] = asked
     chosen = session.get("lang")
-    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _remember_language() -> None:
+    # Every page and API call may switch language; the choice sticks for the session.
+    asked = request.args.get("lang")
+    if asked in current_app.config["LANGUAGES"]:
+        session["lang"] = asked
 
 
 def init_app(app: Flask) -> None:
     directory = Path(__file__).resolve().parent / "translations"
     Babel(app, locale_selector=select_locale, default_translation_directories=str(directory))
+    app.before_request(_remember_language)
 
     @app.context_processor
     def _language() -> dict[str, object]:

@@ -1,0 +1,96 @@
+"""Logging in and out: hashed passwords, lockout, CSRF, safe redirects, cookie flags."""
+
+from __future__ import annotations
+
+from geo.models import User
+
+
+def csrf(client) -> str:  # type: ignore[no-untyped-def]
+    client.get("/login")
+    with client.session_transaction() as s:
+        return s["csrf"]
+
+
+def login(client, username: str, password: str, **extra):  # type: ignore[no-untyped-def]
+    return client.post("/login" + extra.pop("query", ""),
+                       data={"username": username, "password": password, "csrf_token": csrf(client), **extra})
+
+
+def test_the_map_sends_an_anonymous_visitor_to_the_login_page(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert "用户名" in page and "密码" in page and "登录" in page
+
+
+def test_logging_in_opens_the_map(client, admin_user):
+    response = login(client, "admin", "correct horse")
+    assert response.status_code == 302 and response.location == "/"
+    page = client.get("/")
+    assert page.status_code == 200 and "退出登录" in page.get_data(as_text=True)
+
+
+def test_user_names_are_not_case_sensitive(client, admin_user):
+    assert login(client, "Admin", "correct horse").status_code == 302
+
+
+def test_a_wrong_password_is_refused_with_the_same_message_as_an_unknown_user(client, admin_user):
+    wrong = login(client, "admin", "wrong horse")
+    unknown = login(client, "nobody", "wrong horse")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "用户名或密码错误" in wrong.get_data(as_text=True)
+    assert "用户名或密码错误" in unknown.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_five_failed_logins_lock_the_account(client, admin_user, session):
+    for _ in range(5):
+        assert login(client, "admin", "guess").status_code == 401
+    locked = login(client, "admin", "correct horse")
+    assert locked.status_code == 401 and "登录失败次数过多" in locked.get_data(as_text=True)
+    session.refresh(admin_user)
+    assert admin_user.locked_until is not None
+
+
+def test_passwords_are_stored_hashed(admin_user):
+    assert admin_user.password_hash.startswith("scrypt:")
+    assert "correct horse" not in admin_user.password_hash
+
+
+def test_login_without_the_form_token_is_refused(client, admin_user):
+    response = client.post("/login", data={"username": "admin", "password": "correct horse"})
+    assert response.status_code == 403
+    assert client.get("/").status_code == 302
+
+
+def test_login_only_redirects_within_the_site(client, admin_user):
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = login(client, "admin", "correct horse", query=f"?next={target}")
+        assert response.status_code == 302
+        assert response.location == "/", response.location
+        client.post("/logout", data={"csrf_token": csrf(client)})
+    response = login(client, "admin", "correct horse", query="?next=/api/v1/areas")
+    assert response.location == "/api/v1/areas"
+
+
+def test_logout_needs_the_form_token_and_ends_the_session(logged_in):
+    assert logged_in.post("/logout").status_code == 403
+    assert logged_in.get("/").status_code == 200
+    with logged_in.session_transaction() as s:
+        token = s["csrf"]
+    assert logged_in.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert logged_in.get("/").status_code == 302
+    assert logged_in.get("/api/v1/areas").status_code == 401
+
+
+def test_session_cookie_is_http_only_and_same_site(client, admin_user):
+    response = login(client, "admin", "correct horse")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_a_deactivated_user_is_logged_out(logged_in, session):
+    user = session.query(User).filter_by(username="admin").one()
+    user.active = False
+    session.flush()
+    assert logged_in.get("/").status_code == 302
