@@ -33,7 +33,7 @@ assets: $(VENV)/.installed
 	$(PY) scripts/vendor_assets.py
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d webmap/translations
+	$(VENV)/bin/pybabel compile -d webmap/translations
 
 clean: stop
 	rm -rf var $(VENV) static/vendor

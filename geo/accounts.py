@@ -41,7 +41,7 @@ def create_user(
     if area_code is not None:
         area = session.scalar(select(Area).where(Area.code == area_code))
         if area is None:
-            raise NotFound(N_("no area with code %(code)s"), code=area_code)
+            raise NotFound(N_("no area with code %(area_code)s"), area_code=area_code)
     user = User(
         username=username,
         password_hash=generate_password_hash(password, method="scrypt"),

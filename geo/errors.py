@@ -15,6 +15,8 @@ def N_(message: str) -> str:
 
 
 class GridwalkError(Exception):
+    """`code` is the stable error code; every other keyword fills a %(name)s placeholder."""
+
     status = 400
     code = "bad_request"
 

@@ -60,7 +60,7 @@ def _check_positions(coords: Any, depth: int) -> None:
             not isinstance(coords, list | tuple)
             or len(coords) < 2
             or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
-            or not all(math.isfinite(c) for c in coords)
+            or not all(_finite(c) for c in coords)
         ):
             raise InvalidGeometry(N_("a position is not a pair of finite numbers"))
         return
@@ -68,6 +68,14 @@ def _check_positions(coords: Any, depth: int) -> None:
         raise InvalidGeometry(N_("coordinates are not nested as the geometry type requires"))
     for item in coords:
         _check_positions(item, depth - 1)
+
+
+def _finite(number: float) -> bool:
+    # JSON integers are unbounded; one too large for a float is no position either.
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def _check_rings(rings: list[Any]) -> None:

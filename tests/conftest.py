@@ -30,8 +30,8 @@ def _server_url() -> str:
     return url
 
 
-def create_database(name: str) -> str:
-    """A new, migrated PostGIS database on the test server; returns its URL."""
+def create_database(name: str, migrate: bool = True) -> str:
+    """A new PostGIS database on the test server, migrated unless told not to; returns its URL."""
     server = make_url(_server_url())
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -39,6 +39,8 @@ def create_database(name: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = server.set(database=name).render_as_string(hide_password=False)
+    if not migrate:
+        return url
     from alembic import command
     from alembic.config import Config
 

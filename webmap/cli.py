@@ -11,12 +11,14 @@ from typing import Any, NoReturn
 
 import click
 from flask import Flask
+from flask_babel import gettext
 from flask.cli import FlaskGroup, with_appcontext
 
 from geo import accounts, demo, imports
 from geo.errors import GridwalkError
 from geo.models import AREA_LEVELS, ROLES
 from webmap import create_app, db
+from webmap.i18n import message
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -32,7 +34,7 @@ def init_app(app: Flask) -> None:
 
 
 def _fail(error: GridwalkError) -> NoReturn:
-    raise click.ClickException(str(error))
+    raise click.ClickException(message(error))
 
 
 # --- database ---------------------------------------------------------------------------
@@ -113,12 +115,14 @@ def import_group() -> None:
 
 
 def _report(report: imports.ImportReport) -> None:
-    click.echo(
-        f"{report.accepted} accepted ({report.created} new, {report.updated} updated), "
-        f"{len(report.rejected)} rejected, in {report.seconds:.1f} s"
-    )
+    click.echo(gettext(
+        "%(accepted)s accepted (%(created)s new, %(updated)s updated), %(rejected)s rejected, in %(seconds)s s",
+        accepted=report.accepted, created=report.created, updated=report.updated,
+        rejected=len(report.rejected), seconds=f"{report.seconds:.1f}",
+    ))
     for rejection in report.rejected:
-        click.echo(f"  rejected {rejection.label}: {rejection.reason}", err=True)
+        click.echo(gettext("  rejected %(label)s: %(reason)s", label=rejection.label,
+                           reason=message(rejection.error)), err=True)
 
 
 def _progress_bar(label: str):  # type: ignore[no-untyped-def]

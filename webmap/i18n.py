@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale, gettext
 
 from geo.errors import GridwalkError
 
 
 def select_locale() -> str:
-    chosen = session.get("lang")
+    # Outside a request (the CLI) the default language applies.
+    chosen = session.get("lang") if has_request_context() else None
     return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

@@ -1,0 +1,73 @@
+"""The `gridwalk` command: schema migrations, users and tokens."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import create_engine, inspect, text
+
+from geo.models import User
+from tests.conftest import create_database, drop_database
+
+
+def test_db_upgrade_builds_the_schema_on_an_empty_database_and_is_repeatable():
+    from webmap import create_app
+
+    name = f"gridwalk_empty_{uuid.uuid4().hex[:8]}"
+    url = create_database(name, migrate=False)
+    try:
+        runner = create_app({"DATABASE_URL": url, "SECRET_KEY": "x"}).test_cli_runner()
+        first = runner.invoke(args=["db", "upgrade"])
+        assert first.exit_code == 0, first.output
+        second = runner.invoke(args=["db", "upgrade"])
+        assert second.exit_code == 0, second.output
+        engine = create_engine(url)
+        tables = set(inspect(engine).get_table_names())
+        assert {"areas", "buildings", "households", "assignments", "issues", "visits", "users"} <= tables
+        with engine.connect() as conn:
+            srid = conn.execute(text("SELECT Find_SRID('public', 'buildings', 'geom')")).scalar()
+            gist = conn.execute(text(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'buildings' AND indexdef LIKE '%USING gist (geom)%'"
+            )).scalar()
+        engine.dispose()
+        assert srid == 4326 and gist == 1
+    finally:
+        drop_database(name)
+
+
+def test_users_create_takes_the_password_from_the_environment(app, session, world, monkeypatch):
+    monkeypatch.setenv("GRIDWALK_PASSWORD", "a long secret")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "wanggrid", "--role", "grid", "--area", world.grid_west.code]
+    )
+    assert result.exit_code == 0, result.output
+    user = session.query(User).filter_by(username="wanggrid").one()
+    assert user.role == "grid" and user.area_id == world.grid_west.id
+    assert user.password_hash.startswith("scrypt:")
+
+
+def test_users_create_refuses_bad_input_and_writes_nothing(app, session, world, monkeypatch):
+    runner = app.test_cli_runner()
+    monkeypatch.setenv("GRIDWALK_PASSWORD", "short")
+    result = runner.invoke(args=["users", "create", "li", "--role", "grid"])
+    assert result.exit_code != 0 and "密码至少 8 个字符" in result.output
+    monkeypatch.setenv("GRIDWALK_PASSWORD", "a long secret")
+    result = runner.invoke(args=["users", "create", "li", "--role", "mayor"])
+    assert result.exit_code != 0 and "mayor" in result.output
+    result = runner.invoke(args=["users", "create", "li", "--role", "grid", "--area", "NOPE"])
+    assert result.exit_code != 0 and "NOPE" in result.output
+    assert session.query(User).filter_by(username="li").count() == 0
+    assert runner.invoke(args=["users", "create", "li", "--role", "grid"]).exit_code == 0
+    again = runner.invoke(args=["users", "create", "LI", "--role", "viewer"])
+    assert again.exit_code != 0 and "已有名为 LI 的用户" in again.output
+
+
+def test_a_token_from_the_cli_opens_the_api(app, client, session, admin_user, world):
+    result = app.test_cli_runner().invoke(args=["tokens", "create", "admin", "--label", "QGIS"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert token.startswith("gw_")
+    response = client.get(f"/api/v1/areas/{world.community.id}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.get_json()["name"] == "文澜社区"
+    missing = app.test_cli_runner().invoke(args=["tokens", "create", "nobody"])
+    assert missing.exit_code != 0 and "nobody" in missing.output

@@ -1,0 +1,121 @@
+"""`gridwalk import areas|buildings`: the summary and the rejections it prints, the exit
+code, and that what it commits is there (the app's sessions join the test's transaction)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from geo import imports
+from geo.models import Area, Building
+from tests.conftest import SHARED_DATA, TEST_DATA, World
+
+XUANEN = SHARED_DATA / "xuanen-422825-gcj02.geojson"
+
+
+def run(app: Any, *args: str) -> Any:
+    return app.test_cli_runner().invoke(args=["import", *args])
+
+
+def test_import_areas_reports_what_it_did(app: Any, session: Session) -> None:
+    args = ("areas", str(XUANEN), "--level", "county", "--id-field", "adcode", "--from", "gcj02")
+
+    result = run(app, *args)
+
+    assert result.exit_code == 0, result.output
+    assert "接受 1 个（新增 1，更新 0），拒绝 0 个" in result.stdout
+    (area,) = session.scalars(select(Area).where(Area.code == "422825"))
+    assert (area.name, area.level) == ("宣恩县", "county")
+
+    again = run(app, *args)
+    assert again.exit_code == 0, again.output
+    assert "接受 1 个（新增 0，更新 1），拒绝 0 个" in again.stdout
+    assert session.scalar(select(func.count()).select_from(Area).where(Area.code == "422825")) == 1
+
+
+def test_import_areas_lists_each_rejection_with_its_reason(app: Any, session: Session, world: World) -> None:
+    result = run(app, "areas", str(TEST_DATA / "outside-parent.geojson"), "--level", "grid", "--id-field", "code")
+
+    assert result.exit_code == 0, result.output
+    assert "接受 3 个（新增 3，更新 0），拒绝 2 个" in result.stdout
+    assert "拒绝 G-straddle：有 25.0% 位于上级区域 T4228250101 之外" in result.stderr
+    assert "拒绝 G-far：没有覆盖它的 community 级区域" in result.stderr
+    codes = set(session.scalars(select(Area.code).where(Area.code.like("G-%"))))
+    assert codes == {"G-ok", "G-overhang", "G-sliver"}
+
+
+def test_import_of_a_file_that_is_not_json_fails_and_writes_nothing(app: Any, session: Session) -> None:
+    result = run(app, "areas", str(TEST_DATA / "not-json.geojson"), "--level", "county")
+
+    assert result.exit_code != 0
+    assert "Error: 文件不是有效的 JSON" in result.stderr
+    assert session.scalar(select(func.count()).select_from(Area)) == 0
+
+
+def test_import_of_json_that_is_not_geojson_fails(app: Any, session: Session) -> None:
+    result = run(app, "buildings", str(TEST_DATA / "not-geojson.json"))
+
+    assert result.exit_code != 0
+    assert "Error: 文件不是 GeoJSON" in result.stderr
+
+
+def test_import_with_an_unknown_parent_fails_and_writes_nothing(app: Any, session: Session, world: World) -> None:
+    before = session.scalar(select(func.count()).select_from(Area))
+
+    result = run(app, "areas", str(TEST_DATA / "bowtie.geojson"), "--level", "grid", "--parent", "NOPE",
+                 "--id-field", "code")
+
+    assert result.exit_code != 0
+    assert "不存在编码为 NOPE 的上级区域" in result.stderr
+    assert session.scalar(select(func.count()).select_from(Area)) == before
+
+
+def test_import_buildings(app: Any, session: Session, world: World, tmp_path: Path) -> None:
+    path = tmp_path / "buildings.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"bid": "B-1", "name": "贡水花园1栋"},
+         "geometry": {"type": "Polygon", "coordinates": [[[109.474, 29.984], [109.475, 29.984], [109.475, 29.985],
+                                                         [109.474, 29.985], [109.474, 29.984]]]}},
+        {"type": "Feature", "properties": {"bid": "B-2"},
+         "geometry": {"type": "Polygon", "coordinates": [[[109.485, 29.99], [109.486, 29.99], [109.486, 29.991],
+                                                         [109.485, 29.991], [109.485, 29.99]]]}},
+        {"type": "Feature", "properties": {"bid": "B-far"},
+         "geometry": {"type": "Polygon", "coordinates": [[[110.0, 29.0], [110.001, 29.0], [110.001, 29.001],
+                                                         [110.0, 29.001], [110.0, 29.0]]]}},
+    ]}), encoding="utf-8")
+
+    result = run(app, "buildings", str(path), "--id-field", "bid")
+
+    assert result.exit_code == 0, result.output
+    assert "接受 2 个（新增 1，更新 1），拒绝 1 个" in result.stdout
+    assert "拒绝 B-far：不在任何已导入的区域内——请先导入区域" in result.stderr
+    area_of = dict(session.execute(select(Building.source_id, Building.area_id)).all())
+    assert area_of == {"B-1": world.compound.id, "B-2": world.grid_east.id}
+
+
+def test_a_crash_midway_leaves_nothing_of_the_file(
+    app: Any, session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One feature per chunk, and the second chunk's write fails after the first was written.
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 1)
+    write = imports._write
+    calls = []
+
+    def failing_write(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_write", failing_write)
+
+    result = run(app, "areas", str(TEST_DATA / "polygon-3d.geojson"), "--level", "grid", "--id-field", "code")
+
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    assert len(calls) == 2
+    assert session.scalars(select(Area.code).where(Area.code.in_(["G-ok", "G-3d"]))).all() == []
