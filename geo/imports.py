@@ -32,7 +32,6 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    case,
     cast,
     func,
     insert,
@@ -45,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from geo import geometry
 from geo.errors import N_, BadRequest, GridwalkError
-from geo.models import AREA_LEVELS, Area, Building
+from geo.models import AREA_DEPTH, AREA_LEVELS, Area, Building
 
 Progress = Callable[[int, int], None]
 
@@ -64,8 +63,6 @@ METRES_PER_DEGREE = 111_320
 DATUMS = ("wgs84", "gcj02")
 INVALID_GEOJSON = "invalid_geojson"
 
-# Innermost first when several areas cover a point: compound (4) before grid (3) … county (0).
-_LEVEL_RANK = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=Area.level)
 
 
 @dataclass
@@ -425,7 +422,7 @@ def _areas_at(session: Session, shapes: Sequence[BaseGeometry], level: str | Non
         covering = covering.where(Area.level == level)
     # Of overlapping areas, the innermost level, then the smallest, wins.
     innermost = (
-        covering.order_by(_LEVEL_RANK.desc(), func.ST_Area(Area.geom), Area.id).limit(1).scalar_subquery()
+        covering.order_by(AREA_DEPTH.desc(), func.ST_Area(Area.geom), Area.id).limit(1).scalar_subquery()
     )
     rows = session.execute(select(staged.c.n, innermost).order_by(staged.c.n))
     return [area_id for _, area_id in rows]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -82,6 +83,10 @@ class Area(Timestamped, Base):
     children: Mapped[list[Area]] = relationship(back_populates="parent")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# An area's depth in the tree, for "innermost first": compound (4) … county (0).
+AREA_DEPTH = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=Area.level)
 
 
 class Building(Timestamped, Base):

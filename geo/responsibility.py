@@ -13,15 +13,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from geo.errors import N_, NotFound
 from geo.geometry import SRID, lonlat_point, to_geojson, to_geometry
-from geo.models import AREA_LEVELS, Area, Assignment, Building, Household, Issue, Person, Visit
+from geo.models import AREA_DEPTH, Area, Assignment, Building, Household, Issue, Person, Visit
 
-# Innermost first: compound (4) before grid (3) … before county (0).
-_LEVEL_RANK = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=Area.level)
 
 COVERAGE_WINDOW_DAYS = 30
 
@@ -56,7 +54,7 @@ def areas_covering(session: Session, lon: float, lat: float) -> list[Area]:
     stmt = (
         select(Area)
         .where(func.ST_Covers(Area.geom, _point(lon, lat)))
-        .order_by(_LEVEL_RANK.desc(), Area.id)
+        .order_by(AREA_DEPTH.desc(), Area.id)
     )
     return list(session.scalars(stmt))
 
@@ -65,7 +63,7 @@ def area_chain(session: Session, area_id: int) -> list[Area]:
     """The area and its ancestors, innermost first."""
     chain = select(Area.id, Area.parent_id).where(Area.id == area_id).cte(recursive=True)
     chain = chain.union_all(select(Area.id, Area.parent_id).join(chain, Area.id == chain.c.parent_id))
-    stmt = select(Area).join(chain, Area.id == chain.c.id).order_by(_LEVEL_RANK.desc())
+    stmt = select(Area).join(chain, Area.id == chain.c.id).order_by(AREA_DEPTH.desc())
     return list(session.scalars(stmt))
 
 

@@ -8,7 +8,6 @@ Create Date: ${create_date}
 from __future__ import annotations
 
 from alembic import op
-import geoalchemy2
 import sqlalchemy as sa
 ${imports if imports else ""}
 

@@ -8,7 +8,6 @@ Create Date: 2026-11-26 12:54:28.554222
 from __future__ import annotations
 
 from alembic import op
-import geoalchemy2
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql

@@ -1,0 +1,189 @@
+"""The map in a real browser: Debian's Chromium driven by Playwright against a live server
+on the committed demo county."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from tests.conftest import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium phones home at start; this machine has
+# no way out, and the page must not need one either.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_url: str) -> Iterator[str]:
+    from webmap import create_app
+
+    app = create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "browser-test"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    app.extensions["gridwalk.sessions"].kw["bind"].dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: $GRIDWALK_SCREENSHOTS if set (to look at them), else a temp dir."""
+    target = Path(os.environ.get("GRIDWALK_SCREENSHOTS") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def responsible_building(demo_url: str) -> dict[str, Any]:
+    """A demo building with a current unit assignment naming a person, read from the database."""
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("""
+            SELECT b.id, ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat, pe.name AS person, pe.phone, u.name AS unit
+            FROM buildings b
+            CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom) AS pt) p
+            JOIN assignments a ON a.building_id = b.id
+            JOIN people pe ON pe.id = a.person_id
+            JOIN units u ON u.id = a.unit_id
+            WHERE a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to >= current_date)
+            ORDER BY b.id LIMIT 1
+        """)).mappings().one()
+    engine.dispose()
+    return dict(row)
+
+
+def log_in(page: Any, base: str, username: str = "admin") -> None:
+    page.goto(f"{base}/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".folium-map")
+    page.wait_for_function("window.Gridwalk && window.Gridwalk.map")
+
+
+def tap_at(page: Any, lon: float, lat: float, zoom: int = 18, touch: bool = False) -> None:
+    """Centre the map on a position, wait for the layers, then tap or click it."""
+    page.evaluate(f"Gridwalk.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+    point = page.evaluate(f"(() => {{ const p = Gridwalk.map.latLngToContainerPoint([{lat}, {lon}]);"
+                          " return {x: p.x, y: p.y}; })()")
+    target = page.locator(".folium-map")
+    if touch:
+        target.tap(position=point)
+    else:
+        target.click(position=point)
+
+
+def test_clicking_a_building_shows_who_is_responsible_for_it(browser, live_server, responsible_building, screenshots):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server)
+    b = responsible_building
+    tap_at(page, b["lon"], b["lat"])
+    panel = page.locator("#gw-panel")
+    panel.locator(f"[data-building-id='{b['id']}']").wait_for()
+    assert panel.is_visible()
+    assert b["person"] in panel.inner_text()
+    assert b["unit"] in panel.inner_text()
+    call = panel.locator("a[href^='tel:']", has_text=b["phone"]).first
+    assert call.get_attribute("href") == "tel:" + b["phone"]
+    # The buildings layer drew footprints from the API around the building.
+    assert page.evaluate("document.querySelectorAll('.leaflet-overlay-pane canvas').length") >= 1
+    page.screenshot(path=str(screenshots / "desktop-building.png"))
+    context.close()
+
+
+def test_the_map_page_requests_nothing_outside_this_server(browser, live_server, responsible_building):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+    log_in(page, live_server)
+    b = responsible_building
+    tap_at(page, b["lon"], b["lat"])
+    page.locator("#gw-panel [data-building-id]").wait_for()
+    page.evaluate("Gridwalk.map.setZoom(13)")
+    page.wait_for_load_state("networkidle")
+    context.close()
+    served = urlsplit(live_server).netloc
+    assert hosts - {served} <= {""}, hosts  # "" is data: URIs inside vendored CSS
+
+
+def test_on_a_phone_a_tap_opens_the_panel_in_chinese(browser, live_server, responsible_building, screenshots):
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server)
+    b = responsible_building
+    tap_at(page, b["lon"], b["lat"], touch=True)
+    panel = page.locator("#gw-panel")
+    panel.locator(f"[data-building-id='{b['id']}']").wait_for()
+    text = panel.inner_text()
+    assert b["person"] in text and "住户" in text and "网格" in text
+    box = panel.bounding_box()
+    assert box is not None and box["width"] <= 390 and box["y"] + box["height"] <= 844 + 1
+    # Everything the officer needs fits: no horizontal scrolling on the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(screenshots / "phone-building.png"))
+    context.close()
+
+
+def test_clicking_a_grid_outside_buildings_shows_its_responsible_people(browser, live_server, demo_url, screenshots):
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        # A point of a grid that lies in no building and no compound, with a current assignment.
+        row = conn.execute(text("""
+            SELECT g.id, g.name, ST_X(pt) AS lon, ST_Y(pt) AS lat, COALESCE(pe.name, u.name) AS who
+            FROM areas g
+            JOIN assignments a ON a.area_id = g.id
+            LEFT JOIN people pe ON pe.id = a.person_id
+            LEFT JOIN units u ON u.id = a.unit_id
+            CROSS JOIN LATERAL (
+                SELECT (ST_DumpPoints(ST_GeneratePoints(g.geom, 200, 7))).geom AS pt
+            ) pts
+            WHERE g.level = 'grid'
+              AND a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to >= current_date)
+              AND NOT EXISTS (SELECT 1 FROM buildings b WHERE ST_DWithin(b.geom, pt, 0.00005))
+              AND NOT EXISTS (SELECT 1 FROM areas c WHERE c.level = 'compound' AND ST_Covers(c.geom, pt))
+            ORDER BY g.id LIMIT 1
+        """)).mappings().one()
+    engine.dispose()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    log_in(page, live_server)
+    tap_at(page, row["lon"], row["lat"])
+    section = page.locator(f"#gw-panel [data-area-id='{row['id']}']")
+    section.wait_for()
+    assert row["name"] in section.inner_text() and row["who"] in section.inner_text()
+    assert page.locator("#gw-panel [data-building-id]").count() == 0
+    page.screenshot(path=str(screenshots / "desktop-grid.png"))
+    context.close()
