@@ -69,9 +69,10 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
         tiles=None,
         prefer_canvas=True,
         control_scale=True,
-        max_zoom=20,
-        min_zoom=8,
     )
+    # Folium hands zoom limits to its default tiles only; with none, the map needs them
+    # itself (the marker clusters refuse a map without a maximum zoom).
+    m.options.update(max_zoom=20, min_zoom=8)
     m.default_js = [("leaflet", static("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", static("vendor/leaflet/leaflet.css"))]
     if settings.tile_url:

@@ -179,7 +179,7 @@
         el("strong", { text: p.name }),
         p.title ? el("span", { class: "gw-muted", text: " " + p.title }) : null,
         p.phone ? el("a", { class: "gw-call", href: "tel:" + p.phone.replace(/[^\d+]/g, ""),
-          text: "📞 " + p.phone, "aria-label": T.call + " " + p.name }) : null);
+          text: p.phone, "aria-label": T.call + " " + p.name }) : null);
     }
 
     function assignmentItem(a) {
@@ -258,11 +258,22 @@
       panel.scrollTop = 0;
     }
 
+    // On a phone the panel is a bottom sheet: keep the tapped place in sight above it.
+    function keepInSight(latlng) {
+      var sheet = panel.getBoundingClientRect();
+      var mapBox = map.getContainer().getBoundingClientRect();
+      if (sheet.left > mapBox.left + 10) return;  // side panel on a wide screen
+      var point = map.latLngToContainerPoint(latlng);
+      var visibleBottom = sheet.top - mapBox.top - 48;
+      if (point.y > visibleBottom) map.panBy([0, point.y - visibleBottom / 2], { animate: false });
+    }
+
     function lookup(latlng) {
       var seq = ++lookupSeq;
       highlight.clearLayers();
       highlight.addLayer(L.circleMarker(latlng, { radius: 6, color: "#e67e22", weight: 3, interactive: false }));
       showPanel([el("p", { class: "gw-muted", text: T.loading })]);
+      keepInSight(latlng);
       var url = api("lookup?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
       getJSON(url).then(function (data) {
         if (seq !== lookupSeq) return;
@@ -277,6 +288,7 @@
         data.areas.forEach(function (a) { nodes.push(areaSection(a)); });
         if (!nodes.length) nodes.push(el("p", { class: "gw-muted", text: T.nothingHere }));
         showPanel(nodes);
+        keepInSight(latlng);
       }).catch(function (error) {
         if (seq === lookupSeq) showPanel([el("p", { class: "gw-error", text: T.failed })]);
       });

@@ -82,18 +82,23 @@ def responsible_building(demo_url: str) -> dict[str, Any]:
 
 
 def log_in(page: Any, base: str, username: str = "admin") -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto(f"{base}/")
     assert "/login" in page.url
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector(".folium-map")
+    page.wait_for_load_state("load")
+    assert not errors, errors
     page.wait_for_function("window.Gridwalk && window.Gridwalk.map")
 
 
 def tap_at(page: Any, lon: float, lat: float, zoom: int = 18, touch: bool = False) -> None:
     """Centre the map on a position, wait for the layers, then tap or click it."""
-    page.evaluate(f"Gridwalk.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+    page.evaluate(f"void Gridwalk.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
     page.wait_for_load_state("networkidle")
     point = page.evaluate(f"(() => {{ const p = Gridwalk.map.latLngToContainerPoint([{lat}, {lon}]);"
                           " return {x: p.x, y: p.y}; })()")
@@ -132,7 +137,7 @@ def test_the_map_page_requests_nothing_outside_this_server(browser, live_server,
     b = responsible_building
     tap_at(page, b["lon"], b["lat"])
     page.locator("#gw-panel [data-building-id]").wait_for()
-    page.evaluate("Gridwalk.map.setZoom(13)")
+    page.evaluate("void Gridwalk.map.setZoom(13)")
     page.wait_for_load_state("networkidle")
     context.close()
     served = urlsplit(live_server).netloc
@@ -151,6 +156,11 @@ def test_on_a_phone_a_tap_opens_the_panel_in_chinese(browser, live_server, respo
     assert b["person"] in text and "住户" in text and "网格" in text
     box = panel.bounding_box()
     assert box is not None and box["width"] <= 390 and box["y"] + box["height"] <= 844 + 1
+    # The tapped building stays in sight above the bottom sheet.
+    tapped = page.evaluate(f"(() => {{ const p = Gridwalk.map.latLngToContainerPoint([{b['lat']}, {b['lon']}]);"
+                           " const m = Gridwalk.map.getContainer().getBoundingClientRect();"
+                           " return p.y + m.top; })()")
+    assert 44 < tapped < box["y"], (tapped, box)
     # Everything the officer needs fits: no horizontal scrolling on the page.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(screenshots / "phone-building.png"))
