@@ -37,7 +37,7 @@ start() {
   if [ "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname = '$db'")" != 1 ]; then
     "${psql[@]}" -d postgres -c "create database \"$db\""
   fi
-  "${psql[@]}" -d "$db" -c "create extension if not exists postgis"
+  "${psql[@]}" -d "$db" -c "set client_min_messages = warning" -c "create extension if not exists postgis"
 }
 
 stop() {
