@@ -21,7 +21,7 @@ MIN_PASSWORD_LENGTH = 8
 _DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
@@ -60,7 +60,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
         raise Unauthorized(N_("wrong user name or password"))
-    if user.locked_until and user.locked_until > _now():
+    if user.locked_until and user.locked_until > now():
         raise Unauthorized(
             N_("too many failed logins: try again after %(time)s"),
             code="locked",
@@ -69,7 +69,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if not check_password_hash(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = _now() + LOCKOUT
+            user.locked_until = now() + LOCKOUT
             user.failed_logins = 0
         session.flush()
         raise Unauthorized(N_("wrong user name or password"))
@@ -79,25 +79,74 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; other sessions of the user end."""
+    if not check_password_hash(user.password_hash, current):
+        raise BadRequest(N_("the current password is wrong"), code="wrong_password")
+    set_password(session, user, new)
+
+
+def set_password(session: Session, user: User, new: str) -> None:
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(N_("a password has at least %(n)s characters"), n=MIN_PASSWORD_LENGTH)
+    if len(new) > 1024:
+        raise BadRequest(N_("a password has at most %(n)s characters"), n=1024)
+    user.password_hash = generate_password_hash(new, method="scrypt")
+    user.session_epoch += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, username: str, name: str = "") -> str:
-    """A new API token for the user; the plain token is returned once and never stored."""
-    user = session.scalar(select(User).where(User.username == username))
+def user_named(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
     if user is None:
         raise NotFound(N_("no user called %(name)s"), name=username)
+    return user
+
+
+def create_token(session: Session, user: User | str, name: str = "") -> tuple[ApiToken, str]:
+    """A new API token for the user: the record, and the plain token, which is returned
+    this once and never stored."""
+    if isinstance(user, str):
+        user = user_named(session, user)
+    if len(name) > 100:
+        raise BadRequest(N_("a token's name has at most %(n)s characters"), n=100)
     token = "gw_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token)))
+    row = ApiToken(user_id=user.id, name=name, token_hash=_digest(token))
+    session.add(row)
     session.flush()
-    return token
+    return row, token
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int, by: User) -> ApiToken:
+    """Revoke a token; users revoke their own, administrators anyone's."""
+    row = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    if row is None or (row.user_id != by.id and by.role != "admin"):
+        raise NotFound(N_("no token with id %(id)s"), id=token_id)
+    if row.revoked_at is None:
+        row.revoked_at = now()
+        session.flush()
+    return row
 
 
 def user_for_token(session: Session, token: str) -> User | None:
+    if not token or len(token) > 200:
+        return None
     row = session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None
+    # Noted at most every few minutes, so reading the API does not mean writing per request.
+    if row.last_used_at is None or now() - row.last_used_at > dt.timedelta(minutes=10):
+        row.last_used_at = now()
     return row.user

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-
-def make_engine(url: str, **kwargs: object) -> Engine:
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+from geo import audit
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def database_url(url: str | URL) -> URL:
+    """The URL with our driver: SQLAlchemy 2.1 reads a bare postgresql:// (or Heroku-style
+    postgres://) as psycopg 3, and we ship psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    return create_engine(database_url(url), pool_pre_ping=True, **kwargs)
+
+
+def session_factory(bind: Any, **kwargs: Any) -> sessionmaker[Session]:
+    """Sessions whose writes are recorded in the audit log."""
+    return audit.install(sessionmaker(bind=bind, expire_on_commit=False, **kwargs))

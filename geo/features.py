@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from geo.errors import N_, BadRequest
 from geo.geometry import SRID
 from geo.models import AREA_LEVELS, ISSUE_STATUSES, Area, Building, Issue
+from geo.scope import Scope
 
 DEFAULT_LIMIT = 2000
 MAX_LIMIT = 10000
@@ -93,7 +94,7 @@ def _collection(session: Session, stmt: Any, limit: int, extra: dict[str, Any] |
     return json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[' + features + "]}"
 
 
-def buildings(session: Session, bbox: BBox, limit: int = DEFAULT_LIMIT) -> str:
+def buildings(session: Session, bbox: BBox, scope: Scope, limit: int = DEFAULT_LIMIT) -> str:
     env = bbox.envelope()
     stmt = (
         select(
@@ -106,17 +107,19 @@ def buildings(session: Session, bbox: BBox, limit: int = DEFAULT_LIMIT) -> str:
                 use=Building.use,
             )
         )
-        .where(Building.geom.op("&&")(env), func.ST_Intersects(Building.geom, env))
+        .where(Building.geom.op("&&")(env), func.ST_Intersects(Building.geom, env), scope.reads(Building.area_id))
         .order_by(Building.id)
     )
     return _collection(session, stmt, limit)
 
 
-def areas(session: Session, level: str | None, bbox: BBox | None, limit: int = DEFAULT_LIMIT) -> str:
+def areas(
+    session: Session, level: str | None, bbox: BBox | None, scope: Scope, limit: int = DEFAULT_LIMIT
+) -> str:
     if level is not None and level not in AREA_LEVELS:
         raise BadRequest(N_("level must be one of %(levels)s"), levels=", ".join(AREA_LEVELS))
     geom: Any = Area.geom
-    stmt = select().select_from(Area)
+    stmt = select().select_from(Area).where(scope.outlines(Area.id))
     if bbox is not None:
         env = bbox.envelope()
         stmt = stmt.where(Area.geom.op("&&")(env), func.ST_Intersects(Area.geom, env))
@@ -135,12 +138,13 @@ def areas(session: Session, level: str | None, bbox: BBox | None, limit: int = D
 def issues(
     session: Session,
     bbox: BBox | None,
+    scope: Scope,
     statuses: Sequence[str] = (),
     category: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> str:
     """Issues as points; `statuses` may include 'open', meaning every state but closed."""
-    stmt = select().select_from(Issue)
+    stmt = select().select_from(Issue).where(scope.reads(Issue.area_id))
     wanted = set(statuses)
     unknown = wanted - set(ISSUE_STATUSES) - {"open"}
     if unknown:

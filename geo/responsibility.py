@@ -3,7 +3,8 @@ each with its current assignments (包保: unit, person, post, duty, target).
 
 A building's areas come from the area tree (its parent links), so a building is never
 shown in one grid and routed to another; a point outside any building gets the areas
-that cover it.
+that cover it. Everything is read through the user's scope: records outside it are not
+found, and phones are masked where the scope does not cover them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from geo.errors import N_, NotFound
 from geo.geometry import SRID, lonlat_point, to_geojson, to_geometry
 from geo.models import AREA_DEPTH, Area, Assignment, Building, Household, Issue, Person, Visit
+from geo.scope import Scope, mask_phone
 
 
 COVERAGE_WINDOW_DAYS = 30
@@ -38,32 +40,37 @@ def current(today: dt.date | None = None) -> Any:
     )
 
 
-def building_at(session: Session, lon: float, lat: float) -> Building | None:
+def building_at(session: Session, lon: float, lat: float, scope: Scope) -> Building | None:
     # On a shared wall the smaller footprint wins; ties go to the older record.
     point = _point(lon, lat)
     stmt = (
         select(Building)
-        .where(func.ST_Covers(Building.geom, point))
+        .where(func.ST_Covers(Building.geom, point), scope.reads(Building.area_id))
         .order_by(func.ST_Area(Building.geom), Building.id)
         .limit(1)
     )
     return session.scalars(stmt).first()
 
 
-def areas_covering(session: Session, lon: float, lat: float) -> list[Area]:
+def areas_covering(session: Session, lon: float, lat: float, scope: Scope) -> list[Area]:
     stmt = (
         select(Area)
-        .where(func.ST_Covers(Area.geom, _point(lon, lat)))
+        .where(func.ST_Covers(Area.geom, _point(lon, lat)), scope.outlines(Area.id))
         .order_by(AREA_DEPTH.desc(), Area.id)
     )
     return list(session.scalars(stmt))
 
 
-def area_chain(session: Session, area_id: int) -> list[Area]:
-    """The area and its ancestors, innermost first."""
+def area_chain(session: Session, area_id: int, scope: Scope) -> list[Area]:
+    """The area and those above it that the user may see, innermost first."""
     chain = select(Area.id, Area.parent_id).where(Area.id == area_id).cte(recursive=True)
     chain = chain.union_all(select(Area.id, Area.parent_id).join(chain, Area.id == chain.c.parent_id))
-    stmt = select(Area).join(chain, Area.id == chain.c.id).order_by(AREA_DEPTH.desc())
+    stmt = (
+        select(Area)
+        .join(chain, Area.id == chain.c.id)
+        .where(scope.outlines(Area.id))
+        .order_by(AREA_DEPTH.desc())
+    )
     return list(session.scalars(stmt))
 
 
@@ -84,16 +91,22 @@ def assignments_for(
     )
 
 
-def assignment_data(a: Assignment) -> dict[str, Any]:
+def person_data(person: Person, personal: bool) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "title": person.title,
+        "phone": person.phone if personal else mask_phone(person.phone),
+    }
+
+
+def assignment_data(a: Assignment, personal: bool) -> dict[str, Any]:
+    """An assignment as the API shows it; `personal` says whether the phone may show."""
     return {
         "id": a.id,
         "kind": a.kind,
         "unit": {"id": a.unit.id, "name": a.unit.name} if a.unit else None,
-        "person": (
-            {"id": a.person.id, "name": a.person.name, "title": a.person.title, "phone": a.person.phone}
-            if a.person
-            else None
-        ),
+        "person": person_data(a.person, personal) if a.person else None,
         "post": a.post,
         "duty": a.duty,
         "target": a.target,
@@ -102,49 +115,60 @@ def assignment_data(a: Assignment) -> dict[str, Any]:
     }
 
 
-def area_data(area: Area, assignments: list[Assignment]) -> dict[str, Any]:
+def area_data(area: Area, assignments: list[Assignment], personal: bool) -> dict[str, Any]:
     return {
         "id": area.id,
         "code": area.code,
         "name": area.name,
         "level": area.level,
         "parent_id": area.parent_id,
-        "assignments": [assignment_data(a) for a in assignments],
+        "assignments": [assignment_data(a, personal) for a in assignments],
     }
 
 
-def _areas_with_assignments(session: Session, areas: list[Area]) -> list[dict[str, Any]]:
+def _areas_with_assignments(session: Session, areas: list[Area], scope: Scope) -> list[dict[str, Any]]:
+    ids = [x.id for x in areas]
     by_area: dict[int, list[Assignment]] = defaultdict(list)
-    for a in session.scalars(assignments_for(area_ids=[x.id for x in areas])).unique():
+    for a in session.scalars(assignments_for(area_ids=ids)).unique():
         by_area[a.area_id].append(a)  # type: ignore[index]
-    return [area_data(area, by_area[area.id]) for area in areas]
+    personal = scope.personal_areas(session, ids)
+    return [area_data(area, by_area[area.id], area.id in personal) for area in areas]
 
 
-def lookup(session: Session, lon: float, lat: float) -> dict[str, Any]:
+def lookup(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, Any]:
     """The building (if any) at a point and every area containing it, innermost first."""
-    building = building_at(session, lon, lat)
+    building = building_at(session, lon, lat, scope)
     if building is not None:
-        areas = area_chain(session, building.area_id) if building.area_id else []
+        areas = area_chain(session, building.area_id, scope) if building.area_id else []
     else:
-        areas = areas_covering(session, lon, lat)
+        areas = areas_covering(session, lon, lat, scope)
     return {
         "lon": lon,
         "lat": lat,
-        "building": building_card(session, building) if building is not None else None,
-        "areas": _areas_with_assignments(session, areas),
+        "building": building_card(session, building, scope) if building is not None else None,
+        "areas": _areas_with_assignments(session, areas, scope),
     }
 
 
-def building_card(session: Session, building: Building | int) -> dict[str, Any]:
+def _building(session: Session, building_id: int, scope: Scope) -> Building:
+    found = (
+        session.scalars(select(Building).where(Building.id == building_id, scope.reads(Building.area_id))).first()
+        if 0 < building_id < 2**31
+        else None
+    )
+    if found is None:
+        raise NotFound(N_("no building with id %(id)s"), id=building_id)
+    return found
+
+
+def building_card(session: Session, building: Building | int, scope: Scope) -> dict[str, Any]:
     """A building with its areas, current assignments, households, visit coverage over the
     last 30 days and open issues: everything the building panel shows."""
     if isinstance(building, int):
-        found = session.get(Building, building) if 0 < building < 2**31 else None
-        if found is None:
-            raise NotFound(N_("no building with id %(id)s"), id=building)
-        building = found
+        building = _building(session, building, scope)
     assignments = session.scalars(assignments_for(building_ids=[building.id])).unique().all()
-    chain = area_chain(session, building.area_id) if building.area_id else []
+    chain = area_chain(session, building.area_id, scope) if building.area_id else []
+    personal = bool(building.area_id) and building.area_id in scope.personal_areas(session, [building.area_id])
 
     since = dt.date.today() - dt.timedelta(days=COVERAGE_WINDOW_DAYS)
     visited = (
@@ -187,16 +211,12 @@ def building_card(session: Session, building: Building | int) -> dict[str, Any]:
         "use": building.use,
         "area_id": building.area_id,
         "geometry": to_geojson(to_geometry(building.geom)),
-        "areas": _areas_with_assignments(session, chain),
-        "assignments": [assignment_data(a) for a in assignments],
+        "areas": _areas_with_assignments(session, chain, scope),
+        "assignments": [assignment_data(a, personal) for a in assignments],
         "household_count": households,
         "active_household_count": active,
         "household_assignees": [
-            {
-                "person": {"id": pid, "name": people[pid].name, "title": people[pid].title,
-                           "phone": people[pid].phone},
-                "households": n,
-            }
+            {"person": person_data(people[pid], personal), "households": n}
             for pid, n in household_people
             if pid in people
         ],
@@ -221,12 +241,16 @@ def building_card(session: Session, building: Building | int) -> dict[str, Any]:
     }
 
 
-def area_card(session: Session, area_id: int) -> dict[str, Any]:
-    area = session.get(Area, area_id) if 0 < area_id < 2**31 else None
+def area_card(session: Session, area_id: int, scope: Scope) -> dict[str, Any]:
+    area = (
+        session.scalars(select(Area).where(Area.id == area_id, scope.outlines(Area.id))).first()
+        if 0 < area_id < 2**31
+        else None
+    )
     if area is None:
         raise NotFound(N_("no area with id %(id)s"), id=area_id)
-    chain = area_chain(session, area.id)
-    cards = _areas_with_assignments(session, chain)
+    chain = area_chain(session, area.id, scope)
+    cards = _areas_with_assignments(session, chain, scope)
     card = cards[0]
     card["ancestors"] = cards[1:]
     return card

@@ -7,8 +7,9 @@ import os
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import pool
 
+from geo.db import database_url, make_engine
 from geo.models import Base
 
 config = context.config
@@ -26,7 +27,7 @@ _options = dict(
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **_options)
+    context.configure(url=database_url(url), literal_binds=True, dialect_opts={"paramstyle": "named"}, **_options)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -38,7 +39,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool)
+    engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, **_options)
         with context.begin_transaction():

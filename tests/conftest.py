@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
+
+from geo.db import session_factory
+from geo.db import database_url as with_driver
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -27,7 +30,7 @@ def _server_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.exit("TEST_DATABASE_URL is not set: run the suite with `make test`", returncode=2)
-    return url
+    return with_driver(url).render_as_string(hide_password=False)
 
 
 def create_database(name: str, migrate: bool = True) -> str:
@@ -95,9 +98,7 @@ def app(database_url: str, connection: Connection):  # type: ignore[no-untyped-d
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret"})
     # Requests join the test's transaction, so the test sees what they wrote and all of
     # it is rolled back afterwards.
-    app.extensions["gridwalk.sessions"] = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
+    app.extensions["gridwalk.sessions"] = session_factory(connection, join_transaction_mode="create_savepoint")
     return app
 
 
@@ -116,8 +117,9 @@ def box(min_lon: float, min_lat: float, max_lon: float, max_lat: float):  # type
 
 
 class World:
-    """A small county: one township, one community split into two grids along
-    lon 109.48, a compound in the west grid holding one building with cadres."""
+    """A small county: one township; 文澜社区 split into two grids along lon 109.48, a
+    compound in the west grid holding one building with cadres; and next door 东门社区,
+    one grid with one building, for what lies outside a user's area."""
 
 
 @pytest.fixture
@@ -179,8 +181,49 @@ def build_world(session: Session) -> World:
                    valid_from=start)
         for h in w.households[:4]
     ])
+    w.other_community = area("T4228250102", "东门社区", "community", w.township, box(109.49, 29.98, 109.51, 30.00))
+    w.other_grid = area("T4228250102-01", "东门一网格", "grid", w.other_community, box(109.49, 29.98, 109.51, 30.00))
+    w.other_building = Building(
+        source_id="DM-1", name="东门小学", address="东门路2号", area=w.other_grid,
+        geom=to_element(box(109.50, 29.99, 109.501, 29.991)),
+    )
+    w.other_cadre = Person(name="赵六", unit=w.dept, title="科长", phone="13600002222", is_party_member=True)
+    session.add_all([w.other_building, w.other_cadre])
+    session.flush()
+    session.add(Assignment(kind="unit", building_id=w.other_building.id, unit=w.dept, person=w.other_cadre,
+                           post="楼栋长", valid_from=start))
     session.flush()
     return w
+
+
+ROLE_AREAS = {
+    "admin": None, "county": "county", "township": "township", "community": "community",
+    "grid": "grid_west", "party": "grid_west", "viewer": None,
+}
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def role_users(session: Session, world: World) -> dict[str, object]:
+    """One login per role, each in its area of the world (password PASSWORD)."""
+    from geo import accounts
+
+    return {
+        role: accounts.create_user(session, f"{role}-user", PASSWORD, role,
+                                   getattr(world, attr).code if attr else None)
+        for role, attr in ROLE_AREAS.items()
+    }
+
+
+def log_in_as(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """Log the test client in; returns the CSRF token for its writes."""
+    client.get("/login")
+    with client.session_transaction() as s:
+        token = s["csrf"]
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.data
+    with client.session_transaction() as s:
+        return s["csrf"]
 
 
 @pytest.fixture
@@ -193,11 +236,7 @@ def admin_user(session: Session):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def logged_in(client, admin_user):  # type: ignore[no-untyped-def]
     """The test client, logged in as an admin."""
-    client.get("/login")
-    with client.session_transaction() as s:
-        token = s["csrf"]
-    response = client.post("/login", data={"username": "admin", "password": "correct horse", "csrf_token": token})
-    assert response.status_code == 302
+    log_in_as(client, "admin")
     return client
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, session
 
-from geo import features, responsibility
+from geo import accounts, assignments, audit, directory, features, responsibility
 from geo.errors import N_, BadRequest
+from geo.models import Person, Unit, User
+from geo.validate import Fields
 from webmap import db
-from webmap.auth import login_required
+from webmap.auth import login_required, scope
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -68,31 +70,31 @@ def _geojson(text: str) -> Response:
 @bp.get("/lookup")
 def lookup() -> Any:
     lon, lat = _number("lon"), _number("lat")
-    return jsonify(responsibility.lookup(db.session(), lon, lat))  # type: ignore[arg-type]
+    return jsonify(responsibility.lookup(db.session(), lon, lat, scope()))  # type: ignore[arg-type]
 
 
 @bp.get("/buildings")
 def buildings() -> Response:
     bbox = _bbox("buildings", required=True)
     limit = features.checked_limit(_integer("limit"))
-    return _geojson(features.buildings(db.session(), bbox, limit))  # type: ignore[arg-type]
+    return _geojson(features.buildings(db.session(), bbox, scope(), limit))  # type: ignore[arg-type]
 
 
 @bp.get("/buildings/<int:building_id>")
 def building(building_id: int) -> Any:
-    return jsonify(responsibility.building_card(db.session(), building_id))
+    return jsonify(responsibility.building_card(db.session(), building_id, scope()))
 
 
 @bp.get("/areas")
 def areas() -> Response:
     bbox = _bbox("areas", required=False)
     limit = features.checked_limit(_integer("limit"))
-    return _geojson(features.areas(db.session(), request.args.get("level") or None, bbox, limit))
+    return _geojson(features.areas(db.session(), request.args.get("level") or None, bbox, scope(), limit))
 
 
 @bp.get("/areas/<int:area_id>")
 def area(area_id: int) -> Any:
-    return jsonify(responsibility.area_card(db.session(), area_id))
+    return jsonify(responsibility.area_card(db.session(), area_id, scope()))
 
 
 @bp.get("/issues")
@@ -101,5 +103,235 @@ def issues() -> Response:
     statuses = [s for s in (request.args.get("status") or "").split(",") if s]
     limit = features.checked_limit(_integer("limit"))
     return _geojson(
-        features.issues(db.session(), bbox, statuses, request.args.get("category") or None, limit)
+        features.issues(db.session(), bbox, scope(), statuses, request.args.get("category") or None, limit)
     )
+
+
+# --- writes and the directory -------------------------------------------------------------
+
+
+def _body() -> Any:
+    """The JSON object sent with a write."""
+    if request.mimetype != "application/json":
+        raise BadRequest(N_("send the body as application/json"), code="unsupported_media_type")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest(N_("the body is not valid JSON"), code="invalid_json")
+    return data
+
+
+def _page() -> int:
+    page = _integer("page") or 1
+    if page > 10000:
+        raise BadRequest(N_("page must be between 1 and %(max)s"), max=10000)
+    return page
+
+
+def _created(payload: Any) -> tuple[Response, int]:
+    return jsonify(payload), 201
+
+
+def _commit() -> None:
+    db.session().commit()
+
+
+@bp.get("/me")
+def me() -> Any:
+    return jsonify(directory.user_data(g.user))
+
+
+@bp.post("/me/password")
+def change_password() -> Any:
+    fields = Fields(_body(), ("current_password", "new_password"))
+    accounts.change_password(
+        db.session(), g.user,
+        fields.text("current_password", max_length=1024, required=True),
+        fields.text("new_password", max_length=1024, required=True),
+    )
+    _commit()
+    if not g.via_token:
+        session["epoch"] = g.user.session_epoch  # this session stays logged in
+    return jsonify({"changed": True})
+
+
+def _token_data(token: Any) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "created_at": token.created_at.isoformat() if token.created_at else None,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+@bp.get("/tokens")
+def tokens() -> Any:
+    return jsonify([_token_data(t) for t in accounts.tokens_of(db.session(), g.user)])
+
+
+@bp.post("/tokens")
+def create_token() -> Any:
+    fields = Fields(_body(), ("name",))
+    row, token = accounts.create_token(db.session(), g.user, fields.text("name", max_length=100))
+    _commit()
+    return _created({**_token_data(row), "token": token})
+
+
+@bp.delete("/tokens/<int:token_id>")
+def revoke_token(token_id: int) -> Any:
+    row = accounts.revoke_token(db.session(), token_id, g.user)
+    _commit()
+    return jsonify(_token_data(row))
+
+
+# units
+
+
+@bp.get("/units")
+def units() -> Any:
+    return jsonify([directory.unit_data(u) for u in directory.units(db.session(), request.args.get("q"), _page())])
+
+
+@bp.get("/units/<int:unit_id>")
+def unit(unit_id: int) -> Any:
+    return jsonify(directory.unit_data(directory.get(db.session(), Unit, unit_id)))
+
+
+@bp.post("/units")
+def create_unit() -> Any:
+    unit = directory.save_unit(db.session(), scope(), _body())
+    _commit()
+    return _created(directory.unit_data(unit))
+
+
+@bp.patch("/units/<int:unit_id>")
+def update_unit(unit_id: int) -> Any:
+    unit = directory.save_unit(db.session(), scope(), _body(), unit_id)
+    _commit()
+    return jsonify(directory.unit_data(unit))
+
+
+# people
+
+
+def _sees_phones() -> bool:
+    return scope().role in ("admin", "county")
+
+
+@bp.get("/people")
+def people() -> Any:
+    found = directory.people(db.session(), request.args.get("q"), _integer("unit_id"), _page())
+    return jsonify([directory.person_data(p, _sees_phones()) for p in found])
+
+
+@bp.get("/people/<int:person_id>")
+def person(person_id: int) -> Any:
+    found = directory.get(db.session(), Person, person_id)
+    return jsonify(directory.person_data(found, _sees_phones()))
+
+
+@bp.post("/people")
+def create_person() -> Any:
+    found = directory.save_person(db.session(), scope(), _body())
+    _commit()
+    return _created(directory.person_data(found, True))
+
+
+@bp.patch("/people/<int:person_id>")
+def update_person(person_id: int) -> Any:
+    found = directory.save_person(db.session(), scope(), _body(), person_id)
+    _commit()
+    return jsonify(directory.person_data(found, True))
+
+
+# users
+
+
+@bp.get("/users")
+def users() -> Any:
+    scope().require_admin()
+    return jsonify([directory.user_data(u) for u in directory.users(db.session(), request.args.get("q"), _page())])
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int) -> Any:
+    scope().require_admin()
+    return jsonify(directory.user_data(directory.get(db.session(), User, user_id)))
+
+
+@bp.post("/users")
+def create_user() -> Any:
+    found = directory.save_user(db.session(), scope(), _body())
+    _commit()
+    return _created(directory.user_data(found))
+
+
+@bp.patch("/users/<int:user_id>")
+def update_user(user_id: int) -> Any:
+    found = directory.save_user(db.session(), scope(), _body(), user_id)
+    _commit()
+    return jsonify(directory.user_data(found))
+
+
+# assignments
+
+
+@bp.get("/assignments")
+def assignments_list() -> Any:
+    found = assignments.listing(
+        db.session(), scope(),
+        area_id=_integer("area_id"), building_id=_integer("building_id"),
+        household_id=_integer("household_id"), person_id=_integer("person_id"),
+        current_only=request.args.get("all") not in ("1", "true"), page=_page(),
+    )
+    return jsonify(assignments.data(db.session(), scope(), found))
+
+
+@bp.get("/assignments/<int:assignment_id>")
+def assignment(assignment_id: int) -> Any:
+    found = assignments.one(db.session(), scope(), assignment_id)
+    return jsonify(assignments.data(db.session(), scope(), [found])[0])
+
+
+@bp.post("/assignments")
+def create_assignment() -> Any:
+    found = assignments.create(db.session(), scope(), _body())
+    _commit()
+    return _created(assignments.data(db.session(), scope(), [found])[0])
+
+
+@bp.patch("/assignments/<int:assignment_id>")
+def update_assignment(assignment_id: int) -> Any:
+    found = assignments.update(db.session(), scope(), assignment_id, _body())
+    _commit()
+    return jsonify(assignments.data(db.session(), scope(), [found])[0])
+
+
+@bp.post("/assignments/<int:assignment_id>/end")
+def end_assignment(assignment_id: int) -> Any:
+    found = assignments.end(db.session(), scope(), assignment_id, _body())
+    _commit()
+    return jsonify(assignments.data(db.session(), scope(), [found])[0])
+
+
+# the audit log
+
+
+@bp.get("/audit")
+def audit_log() -> Any:
+    scope().require_admin()
+    entries = audit.entries(
+        db.session(),
+        username=request.args.get("user") or None,
+        table_name=request.args.get("table") or None,
+        action=request.args.get("action") or None,
+        record_id=_integer("record_id"),
+        since=_date("since"),
+        until=_date("until"),
+        page=_page(),
+    )
+    return jsonify([audit.entry_data(e) for e in entries])
+
+
+def _date(name: str) -> Any:
+    return Fields({name: request.args.get(name)}, (name,)).date(name)

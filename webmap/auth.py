@@ -14,9 +14,10 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from geo import accounts
+from geo import accounts, audit
 from geo.errors import N_, Forbidden, Unauthorized
 from geo.models import User
+from geo.scope import Scope
 from webmap import db
 from webmap.i18n import message
 
@@ -49,18 +50,31 @@ def load_user() -> None:
         if user is None:
             raise Unauthorized(N_("the API token is not valid"), code="invalid_token")
         g.user, g.via_token = user, True
+        if db.session().dirty:
+            db.session().commit()  # the token's last use
     elif "user_id" in session:
         user = db.session().get(User, session["user_id"])
-        if user is not None and user.active:
+        # A password change ends the sessions opened before it.
+        if user is not None and user.active and session.get("epoch") == user.session_epoch:
             g.user = user
         else:
             session.clear()
+    if g.user is not None:
+        audit.set_actor(db.session(), user_id=g.user.id, username=g.user.username,
+                        via="token" if g.via_token else "web")
     if request.method in _UNSAFE and not g.via_token:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
         expected = session.get("csrf") or ""
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             raise Forbidden(N_("the form has expired or did not come from this site: reload and try again"),
                             code="csrf")
+
+
+def scope() -> Scope:
+    """What the current user may see and change."""
+    if g.user is None:
+        raise Unauthorized(N_("log in or send an API token"))
+    return Scope.of(g.user)
 
 
 def login_required(view: F) -> F:
@@ -101,6 +115,8 @@ def login() -> Response | str | tuple[str, int]:
             lang = session.get("lang")
             session.clear()  # a fresh session on login: no fixation
             session["user_id"] = user.id
+            session["epoch"] = user.session_epoch
+            csrf_token()  # a new one, for the new session
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))

@@ -229,7 +229,7 @@ def tokens_create(name: str, label: str) -> None:
     """Create an API token for user NAME and print it (only this once)."""
     session = db.session()
     try:
-        token = accounts.create_token(session, name, label)
+        _, token = accounts.create_token(session, name, label)
     except GridwalkError as error:
         _fail(error)
     session.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from geo.errors import N_, GridwalkError
@@ -53,7 +54,13 @@ def _unexpected(error: Exception) -> Response | tuple[str, int]:
     return error_response(500, "internal_error", gettext("Something went wrong on our side; it has been logged."))
 
 
+def _stale(_error: Exception) -> Response | tuple[str, int]:
+    # Two writers raced on the same version: the second one learns it here.
+    return error_response(409, "version_conflict", gettext(_HTTP[409][1]))
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(GridwalkError, _domain)
+    app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(InternalServerError, _unexpected)

@@ -96,7 +96,7 @@ def test_errors_speak_chinese_by_default_and_english_on_request(logged_in, world
 def test_api_needs_a_login_or_a_token(client, world, session, admin_user):
     assert error_of(client.get("/api/v1/lookup?lon=109.4745&lat=29.9845"), 401)["code"] == "unauthorized"
 
-    token = accounts.create_token(session, "admin", "integration test")
+    _, token = accounts.create_token(session, "admin", "integration test")
     response = client.get("/api/v1/lookup?lon=109.4745&lat=29.9845", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.get_json()["building"]["name"] == "贡水花园1栋"
@@ -108,14 +108,14 @@ def test_api_needs_a_login_or_a_token(client, world, session, admin_user):
 def test_a_token_is_stored_only_as_a_digest(session, admin_user):
     from geo.models import ApiToken
 
-    token = accounts.create_token(session, "admin")
+    _, token = accounts.create_token(session, "admin")
     stored = session.query(ApiToken).one()
     assert token not in stored.token_hash and len(stored.token_hash) == 64
 
 
 def test_unknown_api_paths_and_methods_use_the_error_shape(logged_in, session, admin_user):
     assert error_of(logged_in.get("/api/v1/nothing-here"), 404)["code"] == "not_found"
-    token = accounts.create_token(session, "admin")
+    _, token = accounts.create_token(session, "admin")
     response = logged_in.post("/api/v1/lookup", headers={"Authorization": f"Bearer {token}"})
     assert error_of(response, 405)["code"] == "method_not_allowed"
 
@@ -203,8 +203,8 @@ def test_a_missing_building_is_404(logged_in, world, building_id):
 
 def test_areas_by_level_and_bbox(logged_in, world):
     grids = logged_in.get("/api/v1/areas?level=grid").get_json()
-    assert sorted(f["properties"]["name"] for f in grids["features"]) == ["文澜一网格", "文澜二网格"]
-    assert {f["id"] for f in grids["features"]} == {world.grid_west.id, world.grid_east.id}
+    assert sorted(f["properties"]["name"] for f in grids["features"]) == ["东门一网格", "文澜一网格", "文澜二网格"]
+    assert {f["id"] for f in grids["features"]} == {world.grid_west.id, world.grid_east.id, world.other_grid.id}
 
     east = logged_in.get("/api/v1/areas?level=grid&bbox=109.485,29.985,109.486,29.986").get_json()
     assert [f["properties"]["name"] for f in east["features"]] == ["文澜二网格"]

@@ -95,7 +95,7 @@ def test_import_buildings(app: Any, session: Session, world: World, tmp_path: Pa
     assert "接受 2 个（新增 1，更新 1），拒绝 1 个" in result.stdout
     assert "拒绝 B-far：不在任何已导入的区域内——请先导入区域" in result.stderr
     area_of = dict(session.execute(select(Building.source_id, Building.area_id)).all())
-    assert area_of == {"B-1": world.compound.id, "B-2": world.grid_east.id}
+    assert area_of == {"B-1": world.compound.id, "B-2": world.grid_east.id, "DM-1": world.other_grid.id}
 
 
 def test_a_crash_midway_leaves_nothing_of_the_file(

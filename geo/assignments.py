@@ -1,0 +1,208 @@
+"""Managing responsibility (包保责任, 四包四定): who answers for an area, a building or a
+household, fixed by post, duty and target, for a period.
+
+History is kept: an assignment is ended (given a last day), never deleted, and an ended
+assignment is not edited. Changing *who* is responsible means ending one assignment and
+starting another; the post, duty and target of a current one may be corrected in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from geo.directory import PAGE_SIZE, check_version, get
+from geo.errors import N_, BadRequest, Conflict, NotFound
+from geo.models import ASSIGNMENT_KINDS, Area, Assignment, Building, Household, Person, Unit
+from geo.responsibility import assignment_data, current
+from geo.scope import Scope
+from geo.validate import Fields
+
+# What each of the four layers (四包) may be responsible for.
+KIND_TARGETS = {
+    "standing_committee": {"community"},
+    "department": {"community"},
+    "unit": {"grid", "compound", "building"},
+    "party_member": {"household", "building"},
+}
+FIELDS = (
+    "kind", "area_id", "building_id", "household_id", "unit_id", "person_id",
+    "post", "duty", "target", "valid_from", "valid_to", "version",
+)
+TEXT_LIMITS = {"post": 200, "duty": 2000, "target": 2000}
+
+_HouseholdBuilding = aliased(Building)
+
+
+def _target_area() -> Any:
+    """The area an assignment's target lies in, for scope checks in SQL."""
+    return func.coalesce(Assignment.area_id, Building.area_id, _HouseholdBuilding.area_id)
+
+
+def _with_targets(stmt: Select[Any]) -> Select[Any]:
+    return (
+        stmt.outerjoin(Building, Building.id == Assignment.building_id)
+        .outerjoin(Household, Household.id == Assignment.household_id)
+        .outerjoin(_HouseholdBuilding, _HouseholdBuilding.id == Household.building_id)
+    )
+
+
+def data(session: Session, scope: Scope, items: list[Assignment]) -> list[dict[str, Any]]:
+    """Assignments as the API shows them, phones masked outside the user's reach."""
+    areas = {a.id: area for a, area in _areas_of(session, items)}
+    personal = scope.personal_areas(session, [x for x in areas.values() if x is not None])
+    out = []
+    for a in items:
+        row = assignment_data(a, areas.get(a.id) in personal)
+        row["on"] = _target_ref(a)
+        row["version"] = a.version
+        out.append(row)
+    return out
+
+
+def _areas_of(session: Session, items: list[Assignment]) -> list[tuple[Assignment, int | None]]:
+    if not items:
+        return []
+    rows = dict(session.execute(
+        _with_targets(select(Assignment.id, _target_area())).where(Assignment.id.in_([a.id for a in items]))
+    ).all())
+    return [(a, rows.get(a.id)) for a in items]
+
+
+def _target_ref(a: Assignment) -> dict[str, Any]:
+    if a.area_id is not None:
+        return {"type": "area", "id": a.area_id}
+    if a.building_id is not None:
+        return {"type": "building", "id": a.building_id}
+    return {"type": "household", "id": a.household_id}
+
+
+def listing(
+    session: Session,
+    scope: Scope,
+    *,
+    area_id: int | None = None,
+    building_id: int | None = None,
+    household_id: int | None = None,
+    person_id: int | None = None,
+    current_only: bool = True,
+    page: int = 1,
+) -> list[Assignment]:
+    stmt = _with_targets(select(Assignment)).options(
+        joinedload(Assignment.unit), joinedload(Assignment.person)
+    ).where(scope.reads(_target_area()))
+    for column, value in (
+        (Assignment.area_id, area_id),
+        (Assignment.building_id, building_id),
+        (Assignment.household_id, household_id),
+        (Assignment.person_id, person_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if current_only:
+        stmt = stmt.where(current())
+    stmt = stmt.order_by(Assignment.valid_from.desc(), Assignment.id.desc())
+    return list(session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique())
+
+
+def one(session: Session, scope: Scope, assignment_id: int) -> Assignment:
+    found = None
+    if 0 < assignment_id < 2**31:
+        stmt = _with_targets(select(Assignment)).where(
+            Assignment.id == assignment_id, scope.reads(_target_area())
+        )
+        found = session.scalars(stmt).first()
+    if found is None:
+        raise NotFound(N_("no assignment with id %(id)s"), id=assignment_id)
+    return found
+
+
+def _target(session: Session, fields: Fields, kind: str) -> tuple[dict[str, int], int | None]:
+    """The one target named in the body, checked against the kind; returns the column to
+    set and the area the target lies in."""
+    given = {name: fields.integer(name) for name in ("area_id", "building_id", "household_id")}
+    named = {k: v for k, v in given.items() if v is not None}
+    if len(named) != 1:
+        raise BadRequest(
+            N_("name exactly one of area_id, building_id or household_id"), code="one_target"
+        )
+    (column, target_id), = named.items()
+    if column == "area_id":
+        area = get(session, Area, target_id)
+        level, area_id = area.level, area.id
+    elif column == "building_id":
+        building = get(session, Building, target_id)
+        level, area_id = "building", building.area_id
+    else:
+        household = get(session, Household, target_id)
+        level, area_id = "household", household.building.area_id
+    if level not in KIND_TARGETS[kind]:
+        raise BadRequest(
+            N_("a %(kind)s assignment is for a %(allowed)s, not a %(level)s"),
+            code="wrong_target", kind=kind, allowed=" / ".join(sorted(KIND_TARGETS[kind])), level=level,
+        )
+    return {column: target_id}, area_id
+
+
+def create(session: Session, scope: Scope, body: Any) -> Assignment:
+    fields = Fields(body, FIELDS)
+    kind = fields.choice("kind", ASSIGNMENT_KINDS, required=True) or ""
+    target, area_id = _target(session, fields, kind)
+    scope.require_area(session, area_id, manage=True)
+    unit_id, person_id = fields.integer("unit_id"), fields.integer("person_id")
+    if unit_id is None and person_id is None:
+        raise BadRequest(N_("name a responsible unit_id or person_id (or both)"), code="nobody")
+    unit = get(session, Unit, unit_id) if unit_id else None
+    person = get(session, Person, person_id) if person_id else None
+    valid_from = fields.date("valid_from") or dt.date.today()
+    valid_to = fields.date("valid_to")
+    if valid_to is not None and valid_to < valid_from:
+        raise BadRequest(N_("valid_to must not be before valid_from"), code="dates_reversed")
+    assignment = Assignment(
+        kind=kind, unit=unit, person=person, valid_from=valid_from, valid_to=valid_to,
+        **target,
+        **{name: fields.text(name, max_length=limit, multiline=name != "post")
+           for name, limit in TEXT_LIMITS.items()},
+    )
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def _editable(session: Session, scope: Scope, assignment_id: int, fields: Fields) -> Assignment:
+    assignment = one(session, scope, assignment_id)
+    (_, area_id), = _areas_of(session, [assignment])
+    scope.require_area(session, area_id, manage=True)
+    check_version(assignment, fields)
+    if assignment.valid_to is not None and assignment.valid_to < dt.date.today():
+        raise Conflict(N_("this assignment has ended and is kept as history; start a new one"),
+                       code="assignment_ended")
+    return assignment
+
+
+def update(session: Session, scope: Scope, assignment_id: int, body: Any) -> Assignment:
+    """Correct the post, duty or target of a current assignment."""
+    fields = Fields(body, (*TEXT_LIMITS, "version"))
+    assignment = _editable(session, scope, assignment_id, fields)
+    for name, limit in TEXT_LIMITS.items():
+        if name in fields:
+            setattr(assignment, name, fields.text(name, max_length=limit, multiline=name != "post"))
+    session.flush()
+    return assignment
+
+
+def end(session: Session, scope: Scope, assignment_id: int, body: Any) -> Assignment:
+    """End an assignment on `valid_to` (default: today); it stays as history."""
+    fields = Fields(body, ("valid_to", "version"))
+    assignment = _editable(session, scope, assignment_id, fields)
+    if assignment.valid_to is not None:
+        raise Conflict(N_("this assignment already has an end date"), code="assignment_ended")
+    valid_to = fields.date("valid_to") or dt.date.today()
+    if valid_to < assignment.valid_from:
+        raise BadRequest(N_("valid_to must not be before valid_from"), code="dates_reversed")
+    assignment.valid_to = valid_to
+    session.flush()
+    return assignment

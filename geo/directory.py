@@ -1,0 +1,206 @@
+"""Units, people and user accounts: listing and editing them. Administrators change
+them; other roles read what their work needs, with phones masked outside their reach.
+
+Edits carry the version the editor saw: if someone changed the record since, the second
+writer gets Conflict (409) rather than silently overwriting the first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from geo import accounts
+from geo.errors import N_, BadRequest, Conflict, NotFound
+from geo.models import ROLES, Area, Person, Unit, User
+from geo.scope import Scope, mask_phone
+from geo.validate import Fields
+
+UNIT_KINDS = ("department", "township", "community", "school", "hospital", "company", "other")
+UNIT_FIELDS = ("name", "kind", "phone", "version")
+PERSON_FIELDS = ("name", "unit_id", "title", "phone", "is_party_member", "version")
+USER_FIELDS = ("username", "password", "role", "area_code", "person_id", "active", "version")
+PAGE_SIZE = 50
+
+
+_MISSING = {
+    "Area": N_("no area with id %(id)s"),
+    "Building": N_("no building with id %(id)s"),
+    "Household": N_("no household with id %(id)s"),
+    "Unit": N_("no unit with id %(id)s"),
+    "Person": N_("no person with id %(id)s"),
+    "User": N_("no user with id %(id)s"),
+}
+
+
+def get(session: Session, model: Any, record_id: int) -> Any:
+    """The record with this id, or NotFound (also for ids no column could hold)."""
+    found = session.get(model, record_id) if 0 < record_id < 2**31 else None
+    if found is None:
+        raise NotFound(_MISSING[model.__name__], id=record_id)
+    return found
+
+
+def check_version(record: Any, fields: Fields) -> None:
+    """Conflict unless the editor saw the record's current version."""
+    version = fields.integer("version", required=True)
+    if version != record.version:
+        raise Conflict(
+            N_("someone else changed this record first (now version %(current)s, you sent %(sent)s): "
+               "reload and try again"),
+            code="version_conflict", current=record.version, sent=version,
+        )
+
+
+def search(stmt: Select[Any], column: Any, text: str | None) -> Select[Any]:
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(column.ilike(f"%{escaped}%", escape="\\"))
+    return stmt
+
+
+# --- units ------------------------------------------------------------------------------
+
+
+def unit_data(unit: Unit) -> dict[str, Any]:
+    return {"id": unit.id, "name": unit.name, "kind": unit.kind, "phone": unit.phone, "version": unit.version}
+
+
+def units(session: Session, text: str | None = None, page: int = 1) -> list[Unit]:
+    stmt = search(select(Unit), Unit.name, text).order_by(Unit.name)
+    return list(session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+
+
+def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = None) -> Unit:
+    """Create a unit (no id) or change one (its id, and the version the editor saw)."""
+    scope.require_admin()
+    fields = Fields(data, UNIT_FIELDS)
+    if unit_id is None:
+        unit = Unit(name=fields.text("name", max_length=200, required=True), kind="department")
+    else:
+        unit = get(session, Unit, unit_id)
+        check_version(unit, fields)
+        if "name" in fields:
+            unit.name = fields.text("name", max_length=200, required=True)
+    if "kind" in fields:
+        unit.kind = fields.choice("kind", UNIT_KINDS, required=True) or unit.kind
+    if "phone" in fields:
+        unit.phone = fields.phone("phone")
+    clash = session.scalar(select(Unit.id).where(func.lower(Unit.name) == unit.name.lower(), Unit.id != unit.id))
+    if clash:
+        raise Conflict(N_("there is already a unit called %(name)s"), name=unit.name)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+def person_data(person: Person, personal: bool) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "unit": {"id": person.unit.id, "name": person.unit.name} if person.unit else None,
+        "title": person.title,
+        "phone": person.phone if personal else mask_phone(person.phone),
+        "is_party_member": person.is_party_member,
+        "version": person.version,
+    }
+
+
+def people(session: Session, text: str | None = None, unit_id: int | None = None, page: int = 1) -> list[Person]:
+    stmt = search(select(Person), Person.name, text)
+    if unit_id:
+        stmt = stmt.where(Person.unit_id == unit_id)
+    stmt = stmt.order_by(Person.name, Person.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    return list(session.scalars(stmt))
+
+
+def save_person(session: Session, scope: Scope, data: Any, person_id: int | None = None) -> Person:
+    scope.require_admin()
+    fields = Fields(data, PERSON_FIELDS)
+    if person_id is None:
+        person = Person(name=fields.text("name", max_length=100, required=True))
+    else:
+        person = get(session, Person, person_id)
+        check_version(person, fields)
+        if "name" in fields:
+            person.name = fields.text("name", max_length=100, required=True)
+    if "unit_id" in fields:
+        unit_id = fields.integer("unit_id")
+        person.unit = get(session, Unit, unit_id) if unit_id else None
+    if "title" in fields:
+        person.title = fields.text("title", max_length=100)
+    if "phone" in fields:
+        person.phone = fields.phone("phone")
+    if "is_party_member" in fields:
+        person.is_party_member = fields.boolean("is_party_member")
+    session.add(person)
+    session.flush()
+    return person
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+def user_data(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "area": {"id": user.area.id, "code": user.area.code, "name": user.area.name} if user.area else None,
+        "person_id": user.person_id,
+        "active": user.active,
+        "locked": bool(user.locked_until and user.locked_until > accounts.now()),
+        "version": user.version,
+    }
+
+
+def users(session: Session, text: str | None = None, page: int = 1) -> list[User]:
+    stmt = search(select(User), User.username, text).order_by(User.username)
+    return list(session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+
+
+def _area_by_code(session: Session, code: str) -> Area:
+    area = session.scalar(select(Area).where(Area.code == code))
+    if area is None:
+        raise BadRequest(N_("no area with code %(area_code)s"), code="unknown_area", area_code=code[:64])
+    return area
+
+
+def save_user(session: Session, scope: Scope, data: Any, user_id: int | None = None) -> User:
+    """Create an account (username, password, role, area) or change one (role, area,
+    person, active, a new password)."""
+    scope.require_admin()
+    fields = Fields(data, USER_FIELDS)
+    if user_id is None:
+        code = fields.text("area_code", max_length=64)
+        user = accounts.create_user(
+            session,
+            fields.text("username", max_length=64, required=True),
+            fields.text("password", max_length=1024, required=True),
+            fields.choice("role", ROLES, required=True) or "",
+            code or None,
+        )
+    else:
+        user = get(session, User, user_id)
+        check_version(user, fields)
+        if "username" in fields and fields.text("username", max_length=64) != user.username:
+            raise BadRequest(N_("a user name cannot be changed"), code="read_only_field")
+        if "role" in fields:
+            user.role = fields.choice("role", ROLES, required=True) or user.role
+        if "area_code" in fields:
+            code = fields.text("area_code", max_length=64)
+            user.area = _area_by_code(session, code) if code else None
+        if "active" in fields:
+            user.active = fields.boolean("active", default=True)
+        if "password" in fields and fields.text("password", max_length=1024):
+            accounts.set_password(session, user, fields.text("password", max_length=1024))
+    if "person_id" in fields:
+        person_id = fields.integer("person_id")
+        user.person_id = get(session, Person, person_id).id if person_id else None
+    session.flush()
+    return user
