@@ -4,12 +4,12 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv assets translations clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations messages clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
 
-test: deps-test venv assets translations
+test: deps-test venv-test assets translations
 	scripts/test.sh $(ARGS)
 
 stop:
@@ -23,17 +23,32 @@ deps-test:
 
 venv: $(VENV)/.installed
 
+venv-test: $(VENV)/.installed-test
+
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-assets: $(VENV)/.installed
+assets: venv
 	$(PY) scripts/vendor_assets.py
 
-translations: $(VENV)/.installed
+translations: venv
 	$(VENV)/bin/pybabel compile -d webmap/translations
 
 clean: stop
 	rm -rf var $(VENV) static/vendor
+
+# For developers: collect the messages from the code into the catalog; translate the new
+# (empty) entries in webmap/translations/zh/LC_MESSAGES/messages.po.
+messages: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k _ -k gettext -k lazy_gettext --no-location \
+	  --project Gridwalk --version 0.1 --copyright-holder Gridwalk \
+	  --sort-output -o var/messages.pot .
+	$(VENV)/bin/pybabel update -i var/messages.pot -d webmap/translations -l zh --no-fuzzy-matching \
+	  --ignore-obsolete --omit-header

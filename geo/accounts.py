@@ -4,21 +4,20 @@ digests; repeated failed logins lock an account for a while."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from geo.errors import N_, BadRequest, Conflict, NotFound, Unauthorized
-from geo.models import ROLES, ApiToken, Area, User
+from geo.models import ROLES, ApiToken, Area, LoginSession, User
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
-# A hash to check against when the user does not exist, so both paths take as long.
-_DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
 
 
 def now() -> dt.datetime:
@@ -54,48 +53,113 @@ def create_user(
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    """The user with these credentials; Unauthorized otherwise, with the same message
-    whether the name or the password was wrong."""
+    """The user with these credentials; Unauthorized otherwise, with one message whatever
+    went wrong (unknown name, wrong password, locked), so it reveals no user names.
+
+    Each try is counted in the database *before* the password is checked, so parallel
+    guesses cannot outrun the count: the sixth try within a lockout window locks the
+    login for LOCKOUT, and the count starts again after it.
+    """
+    refused = Unauthorized(N_("wrong user name or password (after 5 failed tries a login is locked for 15 minutes)"))
     user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
-        raise Unauthorized(N_("wrong user name or password"))
-    if user.locked_until and user.locked_until > now():
-        raise Unauthorized(
-            N_("too many failed logins: try again after %(time)s"),
-            code="locked",
-            time=user.locked_until.astimezone().strftime("%H:%M"),
-        )
+        check_password_hash(_dummy_hash(), password)
+        raise refused
+    tries = session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until <= func.now()))
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar()
+    if tries is None or tries > MAX_FAILED_LOGINS:
+        if tries is not None:
+            session.execute(
+                update(User).where(User.id == user.id).values(locked_until=now() + LOCKOUT, failed_logins=0)
+            )
+        check_password_hash(_dummy_hash(), password)
+        raise refused
     if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now() + LOCKOUT
-            user.failed_logins = 0
-        session.flush()
-        raise Unauthorized(N_("wrong user name or password"))
-    user.failed_logins = 0
-    user.locked_until = None
-    session.flush()
+        raise refused
+    session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None))
+    session.refresh(user)
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """Set a new password after checking the current one; other sessions of the user end."""
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked against when the user does not exist, so every refusal takes as long.
+    return generate_password_hash("not a password", method="scrypt")
+
+
+def change_password(session: Session, user: User, current: str, new: str, keep: str | None = None) -> None:
+    """Set a new password after checking the current one; the user's other logins end
+    (all but the session token `keep`)."""
     if not check_password_hash(user.password_hash, current):
         raise BadRequest(N_("the current password is wrong"), code="wrong_password")
-    set_password(session, user, new)
+    set_password(session, user, new, keep=keep)
 
 
-def set_password(session: Session, user: User, new: str) -> None:
+def set_password(session: Session, user: User, new: str, keep: str | None = None) -> None:
     if len(new) < MIN_PASSWORD_LENGTH:
         raise BadRequest(N_("a password has at least %(n)s characters"), n=MIN_PASSWORD_LENGTH)
     if len(new) > 1024:
         raise BadRequest(N_("a password has at most %(n)s characters"), n=1024)
     user.password_hash = generate_password_hash(new, method="scrypt")
-    user.session_epoch += 1
-    user.failed_logins = 0
-    user.locked_until = None
     session.flush()
+    end_sessions(session, user, keep=keep)
+
+
+# --- browser logins -----------------------------------------------------------------------
+
+SESSION_IDLE = dt.timedelta(days=7)
+SESSION_MAX = dt.timedelta(days=30)
+
+
+def open_session(session: Session, user: User, user_agent: str = "") -> str:
+    """A new login for a browser; the token goes in its (signed) cookie, a digest here."""
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(user_id=user.id, token_hash=_digest(token), user_agent=user_agent[:200]))
+    session.flush()
+    return token
+
+
+def session_user(session: Session, token: str) -> User | None:
+    """The user of a login that is still open: not ended, used within SESSION_IDLE, and
+    younger than SESSION_MAX."""
+    if not token or len(token) > 200:
+        return None
+    row = session.scalar(
+        select(LoginSession).where(
+            LoginSession.token_hash == _digest(token),
+            LoginSession.ended_at.is_(None),
+            LoginSession.last_seen_at > func.now() - SESSION_IDLE,
+            LoginSession.created_at > func.now() - SESSION_MAX,
+        )
+    )
+    if row is None or not row.user.active:
+        return None
+    if now() - row.last_seen_at > dt.timedelta(minutes=5):
+        row.last_seen_at = now()
+    return row.user
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
+        .values(ended_at=func.now())
+    )
+
+
+def end_sessions(session: Session, user: User, keep: str | None = None) -> None:
+    """End every login of the user (but `keep`): after a password change, or a lost phone."""
+    stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    if keep:
+        stmt = stmt.where(LoginSession.token_hash != _digest(keep))
+    session.execute(stmt.values(ended_at=func.now()))
+
+
+# --- API tokens ---------------------------------------------------------------------------
 
 
 def _digest(token: str) -> str:

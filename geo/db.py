@@ -20,8 +20,15 @@ def database_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    return create_engine(database_url(url), pool_pre_ping=True, **kwargs)
+# The county's clock: "today" (an assignment in force, a visit window) is the county's
+# day, whatever time zone the database server runs in.
+TIMEZONE = "Asia/Shanghai"
+
+
+def make_engine(url: str | URL, timezone: str = TIMEZONE, **kwargs: Any) -> Engine:
+    return create_engine(
+        database_url(url), pool_pre_ping=True, connect_args={"options": f"-c timezone={timezone}"}, **kwargs
+    )
 
 
 def session_factory(bind: Any, **kwargs: Any) -> sessionmaker[Session]:

@@ -36,13 +36,13 @@ import numpy as np
 import psycopg2.extensions
 import shapely
 from psycopg2 import sql
-from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from geo import accounts
 from geo.errors import N_, Conflict
-from geo.geometry import SRID
+from geo.geometry import as_multipolygon, to_hex_ewkb
 from geo.models import Area, Base, User
 
 Row = tuple[Any, ...]
@@ -347,21 +347,10 @@ def _stream(*parts: object) -> random.Random:
     return random.Random(":".join(map(str, (SEED, *parts))))
 
 
-def _ewkb(geoms: Sequence[Any]) -> list[str]:
-    # Hex EWKB, the text COPY hands to PostGIS; built for whole arrays at once, where
-    # geo.geometry.to_element would build one WKBElement per shape.
-    array = shapely.set_srid(np.asarray(geoms, dtype=object), SRID)
-    return list(shapely.to_wkb(array, hex=True, include_srid=True))
-
-
 def _metric_to_lonlat(xy: np.ndarray) -> np.ndarray:
     lon = SEAT_LON + xy[:, 0] / M_PER_DEG_LON
     lat = SEAT_LAT + xy[:, 1] / M_PER_DEG_LAT
     return np.round(np.column_stack([lon, lat]), DIGITS)
-
-
-def _multi(geom: Any) -> MultiPolygon:
-    return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
 
 
 class NameMaker:
@@ -518,7 +507,7 @@ class Layout:
             town = self._township_shape(lattice)
             towns.append(town)
             township = self.add_area(code, name, "township", county,
-                                     _multi(shapely.transform(town, _metric_to_lonlat)))
+                                     as_multipolygon(shapely.transform(town, _metric_to_lonlat)))
             queue = FACILITIES_SEAT if not self.facilities else FACILITIES_TOWN
             self.facilities[township] = [
                 (f.format(town=name), [(b.format(town=name), *rest) for b, *rest in buildings])
@@ -588,7 +577,7 @@ class Layout:
             ring.append((center[0] + r * math.cos(theta), center[1] + r * math.sin(theta)))
         code, name, level, parent, _, props = self.plan.areas[county]
         shape = shapely.transform(Polygon(ring), _metric_to_lonlat)
-        self.plan.areas[county] = (code, name, level, parent, _multi(shape), props)
+        self.plan.areas[county] = (code, name, level, parent, as_multipolygon(shape), props)
 
     def _community(self, township: int, code: str, name: str, lattice: Lattice, col: int,
                    row: int, width: int) -> None:
@@ -596,14 +585,14 @@ class Layout:
         cells = [(i, j) for j in (row, row + 1) for i in range(col, col + width)]
         polygons = [Polygon(lattice.to_lonlat(np.array(lattice.cell_ring(i, j)))) for i, j in cells]
         community = self.add_area(code, name, "community", township,
-                                  _multi(shapely.union_all(polygons)))
+                                  as_multipolygon(shapely.union_all(polygons)))
         self.communities.append(community)
         self.plan.units.append((f"{name}居委会", "community", _unit_phone(rng)))
         unit = len(self.plan.units) - 1
         self.community_units[community] = unit
         for number, ((i, j), polygon) in enumerate(zip(cells, polygons), start=1):
             grid = self.add_area(f"{code}-{number:02d}", f"{name}第{chinese_number(number)}网格",
-                                 "grid", community, _multi(polygon))
+                                 "grid", community, as_multipolygon(polygon))
             cell = GridCell(len(self.grids), grid, community, lattice, i, j, unit)
             self.grids.append(cell)
             self._blocks(cell, township)
@@ -663,7 +652,7 @@ class Layout:
         grid_code = self.plan.areas[cell.area][0]
         _, address = self._address(township, street)
         compound = self.add_area(f"{grid_code}-{number:02d}", name, "compound", cell.area,
-                                 _multi(polygon), {"address": address})
+                                 as_multipolygon(polygon), {"address": address})
         cell.compounds.append((compound, block))
 
         x0, y0 = wall[0] + COMPOUND_YARD, wall[1] + COMPOUND_YARD
@@ -753,12 +742,12 @@ class Layout:
         if not (shapely.is_valid(footprints).all() and shapely.is_valid(area_geoms).all()):
             raise RuntimeError("demo layout produced an invalid polygon")
         self._check_nesting(footprints)
-        geoms = _ewkb(footprints)
+        geoms = to_hex_ewkb(footprints)
         self.plan.buildings = [
             (s.name, s.address, s.floors, s.use, s.area, g)
             for s, g in zip(self.building_specs, geoms)
         ]
-        area_ewkb = _ewkb(area_geoms)
+        area_ewkb = to_hex_ewkb(area_geoms)
         self.plan.areas = [(code, name, level, parent, g, json.dumps(props, ensure_ascii=False))
                            for (code, name, level, parent, _, props), g in zip(self.plan.areas, area_ewkb)]
 
@@ -1056,7 +1045,7 @@ class Activity:
                 points.append((x0 + (x1 - x0) * t + rng.uniform(-2, 2),
                                y0 + (y1 - y0) * t + rng.uniform(-2, 2)))
         points.append((xs[nodes[-1][0]], ys[nodes[-1][1]]))
-        return _ewkb([LineString(cell.lattice.to_lonlat(np.array(points)))])[0]
+        return to_hex_ewkb([LineString(cell.lattice.to_lonlat(np.array(points)))])[0]
 
     def place(self, cell: GridCell) -> tuple[Point, int | None, int, int]:
         """Where an issue is: (point, building, innermost area, responsible unit). The unit
@@ -1098,7 +1087,7 @@ class Activity:
         rng, plan = self.rng, self.plan
         category = rng.choice(ISSUE_CATEGORIES)
         point, building, area, unit = self.place(cell)
-        geom = _ewkb([point])[0]
+        geom = to_hex_ewkb([point])[0]
         unit_name = plan.units[unit][0]
         events: list[tuple[str, dt.datetime, int | None, int | None, str, str | None, str]] = []
         events.append(("reported", reported, reporter, None, "", geom, "{}"))

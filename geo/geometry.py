@@ -147,6 +147,13 @@ def to_element(geom: BaseGeometry) -> WKBElement:
     return from_shape(geom, srid=SRID)
 
 
+def to_hex_ewkb(geoms: Any) -> list[str]:
+    """Hex EWKB with SRID 4326 for many shapes at once: the text COPY hands to PostGIS
+    (to_element would build one object per shape)."""
+    array = shapely.set_srid(np.asarray(geoms, dtype=object), SRID)
+    return list(shapely.to_wkb(array, hex=True, include_srid=True))
+
+
 def to_geometry(element: WKBElement) -> BaseGeometry:
     return to_shape(element)
 

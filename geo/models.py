@@ -388,14 +388,29 @@ class User(Timestamped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # Bumped when the password changes: sessions opened before then are ended.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     area: Mapped[Area | None] = relationship()
     person: Mapped[Person | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class LoginSession(Base):
+    """A browser's login: kept in the database so that logging out, a password change or
+    an administrator can end it (a lost phone), whichever app process served it."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+    user: Mapped[User] = relationship()
 
 
 class ApiToken(Base):

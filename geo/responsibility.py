@@ -142,11 +142,12 @@ def lookup(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, 
         areas = area_chain(session, building.area_id, scope) if building.area_id else []
     else:
         areas = areas_covering(session, lon, lat, scope)
+    cards = _areas_with_assignments(session, areas, scope)
     return {
         "lon": lon,
         "lat": lat,
-        "building": building_card(session, building, scope) if building is not None else None,
-        "areas": _areas_with_assignments(session, areas, scope),
+        "building": building_card(session, building, scope, cards) if building is not None else None,
+        "areas": cards,
     }
 
 
@@ -161,16 +162,21 @@ def _building(session: Session, building_id: int, scope: Scope) -> Building:
     return found
 
 
-def building_card(session: Session, building: Building | int, scope: Scope) -> dict[str, Any]:
+def building_card(
+    session: Session, building: Building | int, scope: Scope, areas: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A building with its areas, current assignments, households, visit coverage over the
-    last 30 days and open issues: everything the building panel shows."""
+    last 30 days and open issues: everything the building panel shows. `areas`, when the
+    caller has them already, are the building's area cards."""
     if isinstance(building, int):
         building = _building(session, building, scope)
     assignments = session.scalars(assignments_for(building_ids=[building.id])).unique().all()
-    chain = area_chain(session, building.area_id, scope) if building.area_id else []
+    if areas is None:
+        chain = area_chain(session, building.area_id, scope) if building.area_id else []
+        areas = _areas_with_assignments(session, chain, scope)
     personal = bool(building.area_id) and building.area_id in scope.personal_areas(session, [building.area_id])
 
-    since = dt.date.today() - dt.timedelta(days=COVERAGE_WINDOW_DAYS)
+    since = session.scalar(select(func.current_date() - COVERAGE_WINDOW_DAYS))
     visited = (
         select(Visit.household_id)
         .where(Visit.household_id == Household.id, Visit.visited_on >= since)
@@ -211,7 +217,7 @@ def building_card(session: Session, building: Building | int, scope: Scope) -> d
         "use": building.use,
         "area_id": building.area_id,
         "geometry": to_geojson(to_geometry(building.geom)),
-        "areas": _areas_with_assignments(session, chain, scope),
+        "areas": areas,
         "assignments": [assignment_data(a, personal) for a in assignments],
         "household_count": households,
         "active_household_count": active,
@@ -239,6 +245,15 @@ def building_card(session: Session, building: Building | int, scope: Scope) -> d
             for i in open_issues
         ],
     }
+
+
+def area_bounds(session: Session, area_id: int) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of an area."""
+    row = session.execute(
+        select(func.ST_XMin(Area.geom), func.ST_YMin(Area.geom), func.ST_XMax(Area.geom), func.ST_YMax(Area.geom))
+        .where(Area.id == area_id)
+    ).first()
+    return tuple(row) if row else None  # type: ignore[return-value]
 
 
 def area_card(session: Session, area_id: int, scope: Scope) -> dict[str, Any]:

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Gridwalk needs, only those that are missing.
-#   scripts/deps.sh          what `make demo` needs: PostgreSQL 15 + PostGIS 3, python3-venv
-#   scripts/deps.sh test     and what the browser tests need: Chromium and CJK fonts
+#   scripts/deps.sh          what `make demo` needs: PostgreSQL 15 + PostGIS 3 (unless
+#                            DATABASE_URL names a server already), python3-venv
+#   scripts/deps.sh test     and what the tests need: PostGIS, Chromium and CJK fonts
 set -euo pipefail
 
-want=(postgresql-15 postgresql-15-postgis-3)
+want=()
+[ -z "${DATABASE_URL:-}" ] || [ "${1:-}" = test ] && want+=(postgresql-15 postgresql-15-postgis-3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 [ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk)
 
 missing=()
-for p in "${want[@]}"; do
+for p in "${want[@]+"${want[@]}"}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} = 0 ] && exit 0
+if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
+  echo "missing Debian packages: ${missing[*]} — install them as root (apt-get install ${missing[*]})" >&2
+  exit 1
+fi
 
 echo "installing: ${missing[*]}" >&2
 sudo=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs a project-local PostgreSQL + PostGIS cluster: a data directory and a port of our own,
 # so a demo or a test run never touches the machine's main cluster.
-#   scripts/postgis.sh start DIR PORT DBNAME   initialise if new, start, create DBNAME with PostGIS
+#   scripts/postgis.sh start DIR PORT DBNAME [throwaway]
+#       initialise if new, start, create DBNAME with PostGIS; "throwaway" (tests) trades
+#       crash safety for speed (fsync off)
 #   scripts/postgis.sh stop DIR                 stop it (fast shutdown)
 # PostgreSQL refuses to run as root: when we are root, the cluster belongs to `postgres`.
 set -euo pipefail
@@ -14,7 +16,7 @@ as_owner() {
 }
 
 start() {
-  local dir=$1 port=$2 db=$3
+  local dir=$1 port=$2 db=$3 mode=${4:-}
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   if [ "$(id -u)" = 0 ]; then
@@ -30,8 +32,10 @@ start() {
       --auth-local=trust --auth-host=trust >/dev/null
   fi
   if ! as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-    as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+    # TCP on 127.0.0.1 only, no Unix socket (its path could exceed the 107-byte limit).
+    local options="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200"
+    [ "$mode" = throwaway ] && options+=" -c fsync=off -c full_page_writes=off"
+    as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 -o "$options" start >/dev/null
   fi
   local psql=("$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt)
   if [ "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname = '$db'")" != 1 ]; then

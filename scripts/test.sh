@@ -10,7 +10,7 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   cleanup() { scripts/postgis.sh stop "$dir/data"; rm -rf "$dir"; }
   trap cleanup EXIT
   chmod 755 "$dir"
-  scripts/postgis.sh start "$dir/data" "$port" postgres
+  scripts/postgis.sh start "$dir/data" "$port" postgres throwaway
   export TEST_DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:$port/postgres"
 fi
 .venv/bin/python -m pytest "$@"

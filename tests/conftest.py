@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from geo.db import session_factory
+from geo.db import make_engine, session_factory
 from geo.db import database_url as with_driver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url)
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(static), static_url_path="/static")
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL"),
+        TIMEZONE=os.environ.get("GRIDWALK_TIMEZONE", "Asia/Shanghai"),
         SECRET_KEY=os.environ.get("SECRET_KEY"),
         # Basemap tiles: none unless configured (Tianditu needs a key; OSM where reachable).
         TILE_URL=os.environ.get("TILE_URL", ""),
@@ -28,6 +30,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("GRIDWALK_SECURE_COOKIES", "") == "1",
+        # The cookie may live this long; the login itself ends sooner when unused (geo.accounts).
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(days=30),
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )

@@ -43,7 +43,7 @@ def _integer(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return None
-    if not raw.strip().isdigit() or len(raw.strip()) > 9:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or len(raw.strip()) > 9:
         raise BadRequest(N_("parameter %(name)s must be a whole number"), name=name)
     return int(raw)
 
@@ -147,10 +147,9 @@ def change_password() -> Any:
         db.session(), g.user,
         fields.text("current_password", max_length=1024, required=True),
         fields.text("new_password", max_length=1024, required=True),
+        keep=None if g.via_token else session.get("login"),  # this login stays open
     )
     _commit()
-    if not g.via_token:
-        session["epoch"] = g.user.session_epoch  # this session stays logged in
     return jsonify({"changed": True})
 
 

@@ -16,7 +16,6 @@ from werkzeug.wrappers import Response
 
 from geo import accounts, audit
 from geo.errors import N_, Forbidden, Unauthorized
-from geo.models import User
 from geo.scope import Scope
 from webmap import db
 from webmap.i18n import message
@@ -52,11 +51,14 @@ def load_user() -> None:
         g.user, g.via_token = user, True
         if db.session().dirty:
             db.session().commit()  # the token's last use
-    elif "user_id" in session:
-        user = db.session().get(User, session["user_id"])
-        # A password change ends the sessions opened before it.
-        if user is not None and user.active and session.get("epoch") == user.session_epoch:
+    elif "login" in session:
+        # The login must still be open in the database: logging out, a password change
+        # or an administrator ends it for every app process at once.
+        user = accounts.session_user(db.session(), session["login"])
+        if user is not None:
             g.user = user
+            if db.session().dirty:
+                db.session().commit()  # when it was last seen
         else:
             session.clear()
     if g.user is not None:
@@ -92,10 +94,12 @@ def login_required(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: a login link must not bounce the user to another host
-    # (browsers read "/\\host" as "//host").
-    if target and target.startswith("/") and not urlsplit(target.replace("\\", "/")).netloc:
-        return target
+    # Only a path on this site: a login link must not bounce the user to another host.
+    # Browsers read "/\\host" and "///host" as "//host" and drop tabs and newlines.
+    if target:
+        cleaned = "".join(c for c in target.replace("\\", "/") if c not in "\t\r\n")
+        if cleaned.startswith("/") and not cleaned.startswith("//") and not urlsplit(cleaned).netloc:
+            return cleaned
     return url_for("map.index")
 
 
@@ -108,14 +112,15 @@ def login() -> Response | str | tuple[str, int]:
                 db.session(), request.form.get("username", ""), request.form.get("password", "")
             )
         except Unauthorized as exc:
-            db.session().commit()  # keep the failed-login count
+            db.session().commit()  # keep the count of tries
             error = message(exc)
         else:
+            token = accounts.open_session(db.session(), user, request.headers.get("User-Agent", ""))
             db.session().commit()
             lang = session.get("lang")
             session.clear()  # a fresh session on login: no fixation
-            session["user_id"] = user.id
-            session["epoch"] = user.session_epoch
+            session.permanent = True
+            session["login"] = token
             csrf_token()  # a new one, for the new session
             if lang:
                 session["lang"] = lang
@@ -126,6 +131,9 @@ def login() -> Response | str | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    if "login" in session:
+        accounts.end_session(db.session(), session["login"])
+        db.session().commit()
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -81,7 +81,7 @@ def db_current() -> None:
 
 
 @click.command("demo")
-@click.option("--scale", type=click.IntRange(1, 1000), default=1, show_default=True,
+@click.option("--scale", type=click.IntRange(1, 200), default=1, show_default=True,
               help="Multiply the demo county's size (for benchmarks).")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the demo county is already loaded.")
 @with_appcontext

@@ -13,7 +13,7 @@ from geo.db import make_engine, session_factory
 def init_app(app: Flask) -> None:
     url = app.config["DATABASE_URL"]
     if url:
-        app.extensions["gridwalk.sessions"] = session_factory(make_engine(url))
+        app.extensions["gridwalk.sessions"] = session_factory(make_engine(url, app.config["TIMEZONE"]))
     app.teardown_appcontext(_close)
 
 

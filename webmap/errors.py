@@ -9,7 +9,7 @@ from flask_babel import gettext
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from geo.errors import N_, GridwalkError
+from geo.errors import N_, BadRequest, GridwalkError
 from webmap.i18n import message
 
 # Stable codes and messages for HTTP errors raised by Flask/werkzeug itself.
@@ -45,7 +45,7 @@ def _domain(error: GridwalkError) -> Response | tuple[str, int]:
 def _http(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
     if status >= 500:
-        return _unexpected(error)
+        return error_response(status, "server_error", gettext("Something went wrong on our side; it has been logged."))
     code, text = _HTTP.get(status, ("error", N_("The request could not be understood.")))
     return error_response(status, code, gettext(text))
 
@@ -59,7 +59,17 @@ def _stale(_error: Exception) -> Response | tuple[str, int]:
     return error_response(409, "version_conflict", gettext(_HTTP[409][1]))
 
 
+def _refuse_nul() -> None:
+    # PostgreSQL stores no NUL character; refused here once rather than failing deep down.
+    values = [*request.args.values(), *request.args.keys()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*request.form.values(), *request.form.keys()]
+    if any("\x00" in value for value in values):
+        raise BadRequest(N_("the request contains a NUL character"), code="nul_character")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul)
     app.register_error_handler(GridwalkError, _domain)
     app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(HTTPException, _http)

@@ -19,9 +19,14 @@ from folium.plugins import LocateControl, MarkerCluster
 from folium.template import Template
 from markupsafe import escape
 
-# The data layers, in drawing order, with the zoom from which each is fetched.
+from geo.features import MAX_BBOX_SPAN
+
+# The data layers, in drawing order, with the zoom from which each is fetched and the API
+# layer (for its widest viewport) each comes from.
 LAYERS = ("communities", "grids", "compounds", "buildings", "issues")
 MIN_ZOOM = {"communities": 10, "grids": 12, "compounds": 14, "buildings": 16, "issues": 12}
+SOURCE = {"communities": "areas", "grids": "areas", "compounds": "areas", "buildings": "buildings",
+          "issues": "issues"}
 
 
 @dataclass
@@ -108,7 +113,8 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
     locate.add_to(m)
     folium.LayerControl(position="topright", collapsed=True).add_to(m)
 
-    config = dict(settings.client, minZoom=MIN_ZOOM)
+    config = dict(settings.client, minZoom=MIN_ZOOM,
+                  maxSpan={key: MAX_BBOX_SPAN[SOURCE[key]] for key in LAYERS})
     DataLayers(layers, config, static).add_to(m)
 
     figure = m.get_root()

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
-from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, Area
+from geo import responsibility
+from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES
 from webmap import db
 from webmap.auth import csrf_token, login_required
 from webmap.mapbuilder import MapSettings, build_map
@@ -78,13 +78,9 @@ def _client_texts() -> dict[str, Any]:
 
 def _user_extent() -> list[list[float]] | None:
     """The bounds of the user's own area, so a grid member opens on their grid."""
-    user = g.user
-    if user is None or user.area_id is None:
+    if g.user is None or g.user.area_id is None:
         return None
-    box = db.session().execute(
-        select(func.ST_XMin(Area.geom), func.ST_YMin(Area.geom), func.ST_XMax(Area.geom), func.ST_YMax(Area.geom))
-        .where(Area.id == user.area_id)
-    ).first()
+    box = responsibility.area_bounds(db.session(), g.user.area_id)
     return [[box[1], box[0]], [box[3], box[2]]] if box else None
 
 
@@ -107,6 +103,7 @@ def index() -> str:
         layer_names=layer_names,
         client={
             "api": url_for("api.lookup").rsplit("/", 1)[0],
+            "loginUrl": url_for("auth.login"),
             "csrf": csrf_token(),
             "fitBounds": _user_extent(),
             "texts": _client_texts(),

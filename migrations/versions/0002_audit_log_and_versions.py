@@ -1,4 +1,4 @@
-"""add the audit log, version columns for units, people and users, and session epochs
+"""add the audit log, login sessions, and version columns for units, people and users
 
 Revision ID: 0002
 Revises: 0001
@@ -38,13 +38,26 @@ def upgrade() -> None:
     op.create_index(op.f('ix_audit_log_user_id'), 'audit_log', ['user_id'], unique=False)
     op.add_column('people', sa.Column('version', sa.Integer(), server_default='1', nullable=False))
     op.add_column('units', sa.Column('version', sa.Integer(), server_default='1', nullable=False))
-    op.add_column('users', sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False))
+    op.create_table('login_sessions',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('user_agent', sa.String(length=200), server_default='', nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    op.create_index(op.f('ix_login_sessions_user_id'), 'login_sessions', ['user_id'], unique=False)
     op.add_column('users', sa.Column('version', sa.Integer(), server_default='1', nullable=False))
 
 
 def downgrade() -> None:
     op.drop_column('users', 'version')
-    op.drop_column('users', 'session_epoch')
+    op.drop_index(op.f('ix_login_sessions_user_id'), table_name='login_sessions')
+    op.drop_table('login_sessions')
     op.drop_column('units', 'version')
     op.drop_column('people', 'version')
     op.drop_index(op.f('ix_audit_log_user_id'), table_name='audit_log')

@@ -45,6 +45,15 @@
     return bounds.pad(0.25);
   }
 
+  // The API refuses a viewport wider than a layer allows: ask for the middle of it.
+  function clamped(bounds, span) {
+    var c = bounds.getCenter();
+    var half = span / 2 - 1e-6;
+    return L.latLngBounds(
+      [Math.max(bounds.getSouth(), c.lat - half), Math.max(bounds.getWest(), c.lng - half)],
+      [Math.min(bounds.getNorth(), c.lat + half), Math.min(bounds.getEast(), c.lng + half)]);
+  }
+
   function bboxParam(bounds) {
     return [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
       .map(function (v) { return v.toFixed(6); }).join(",");
@@ -78,7 +87,7 @@
       return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: signal })
         .then(function (response) {
           if (response.status === 401) {
-            window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+            window.location.href = cfg.loginUrl + "?next=" + encodeURIComponent(window.location.pathname);
             throw new Error("unauthorized");
           }
           return response.json().then(function (data) {
@@ -138,6 +147,7 @@
         var group = layers[key];
         if (!group || !map.hasLayer(group)) return;
         if (zoom < cfg.minZoom[key]) {
+          if (pending[key]) pending[key].abort();  // an answer still on its way must not draw
           group.clearLayers();
           loaded[key] = null;
           if (key === "buildings") showHint(T.zoomIn);
@@ -150,7 +160,7 @@
         if (pending[key]) pending[key].abort();
         var controller = new AbortController();
         pending[key] = controller;
-        var bounds = padded(view);
+        var bounds = clamped(padded(view), cfg.maxSpan[key]);
         var sep = SOURCES[key].indexOf("?") >= 0 ? "&" : "?";
         getJSON(api(SOURCES[key] + sep + "bbox=" + bboxParam(bounds)), controller.signal)
           .then(function (data) {

@@ -241,3 +241,13 @@ def test_issues_filter_by_status_and_category(logged_in, world, session):
     green = logged_in.get("/api/v1/issues?category=绿化").get_json()["features"]
     assert len(green) == 2
     assert error_of(logged_in.get("/api/v1/issues?status=lost"), 400)["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("limit", ["%C2%B2", "%E2%91%A0", "%00", "1%00"])
+def test_odd_digits_and_nul_in_parameters_are_refused_not_a_crash(logged_in, world, limit):
+    response = logged_in.get(f"/api/v1/buildings?bbox=109.47,29.98,109.49,30.0&limit={limit}")
+    assert error_of(response, 400)
+
+
+def test_a_nul_in_a_filter_is_refused(logged_in, world):
+    assert error_of(logged_in.get("/api/v1/issues?category=%00"), 400)["code"] == "nul_character"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from geo.models import User
+from tests.conftest import log_in_as
 
 
 def csrf(client) -> str:  # type: ignore[no-untyped-def]
@@ -43,13 +44,23 @@ def test_a_wrong_password_is_refused_with_the_same_message_as_an_unknown_user(cl
     assert client.get("/").status_code == 302
 
 
-def test_five_failed_logins_lock_the_account(client, admin_user, session):
+def test_five_failed_logins_lock_the_account_without_saying_who_exists(client, admin_user, session):
     for _ in range(5):
         assert login(client, "admin", "guess").status_code == 401
     locked = login(client, "admin", "correct horse")
-    assert locked.status_code == 401 and "登录失败次数过多" in locked.get_data(as_text=True)
+    unknown = login(client, "nobody", "correct horse")
+    assert locked.status_code == unknown.status_code == 401
+    assert "用户名或密码错误" in locked.get_data(as_text=True)
+    assert _error(locked) == _error(unknown)  # a locked name looks like an unknown one
     session.refresh(admin_user)
     assert admin_user.locked_until is not None
+    assert client.get("/").status_code == 302
+
+
+def _error(response) -> str:  # type: ignore[no-untyped-def]
+    import re
+
+    return re.search(r'class="gw-error"[^>]*>([^<]*)<', response.get_data(as_text=True)).group(1)
 
 
 def test_passwords_are_stored_hashed(admin_user):
@@ -64,7 +75,8 @@ def test_login_without_the_form_token_is_refused(client, admin_user):
 
 
 def test_login_only_redirects_within_the_site(client, admin_user):
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "////evil.example/x",
+                   "/%09/evil.example", "/\t/evil.example"):
         response = login(client, "admin", "correct horse", query=f"?next={target}")
         assert response.status_code == 302
         assert response.location == "/", response.location
@@ -78,9 +90,32 @@ def test_logout_needs_the_form_token_and_ends_the_session(logged_in):
     assert logged_in.get("/").status_code == 200
     with logged_in.session_transaction() as s:
         token = s["csrf"]
+        stolen = dict(s)  # a copy of the cookie's contents, as a thief would keep it
     assert logged_in.post("/logout", data={"csrf_token": token}).status_code == 302
     assert logged_in.get("/").status_code == 302
     assert logged_in.get("/api/v1/areas").status_code == 401
+    # The old cookie is worth nothing once its login has ended.
+    with logged_in.session_transaction() as s:
+        s.update(stolen)
+    assert logged_in.get("/api/v1/areas").status_code == 401
+
+
+def test_a_password_change_ends_the_users_other_logins(app, admin_user):
+    phone, desktop = app.test_client(), app.test_client()
+    log_in_as(phone, "admin")
+    token = log_in_as(desktop, "admin")
+    response = desktop.post("/api/v1/me/password", headers={"X-CSRF-Token": token},
+                            json={"current_password": "correct horse", "new_password": "battery staple"})
+    assert response.status_code == 200, response.data
+    assert desktop.get("/api/v1/me").status_code == 200  # this one stays logged in
+    assert phone.get("/api/v1/me").status_code == 401
+    assert login(phone, "admin", "correct horse").status_code == 401
+    assert login(phone, "admin", "battery staple").status_code == 302
+
+
+def test_a_nul_character_is_refused_not_a_crash(client, admin_user):
+    response = client.post("/login", data={"username": "ad\x00min", "password": "x", "csrf_token": csrf(client)})
+    assert response.status_code == 400
 
 
 def test_session_cookie_is_http_only_and_same_site(client, admin_user):
@@ -94,3 +129,44 @@ def test_a_deactivated_user_is_logged_out(logged_in, session):
     user.active = False
     session.flush()
     assert logged_in.get("/").status_code == 302
+
+
+def test_parallel_guesses_cannot_outrun_the_lockout(engine):
+    """Twenty simultaneous wrong passwords: the login ends up locked, so the right one is
+    refused too. (Committed data: each guess needs its own connection.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from geo import accounts
+    from geo.errors import Unauthorized
+
+    with Session(engine) as s:
+        accounts.create_user(s, "parallel-target", "correct horse", "viewer")
+        s.commit()
+
+    def guess(_: int) -> None:
+        with Session(engine) as s:
+            try:
+                accounts.authenticate(s, "parallel-target", "wrong guess")
+            except Unauthorized:
+                pass
+            s.commit()
+
+    try:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            list(pool.map(guess, range(20)))
+        with Session(engine) as s:
+            try:
+                accounts.authenticate(s, "parallel-target", "correct horse")
+                refused = False
+            except Unauthorized:
+                refused = True
+            s.commit()
+            user = s.query(User).filter_by(username="parallel-target").one()
+            assert refused and user.locked_until is not None
+    finally:
+        with Session(engine) as s:
+            s.execute(delete(User).where(User.username == "parallel-target"))
+            s.commit()
