@@ -44,11 +44,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from webmap import api, auth, cli, db, errors, i18n, mapview
+    from webmap import api, auth, cli, db, errors, i18n, mapview, security
 
     db.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(mapview.bp)
     app.register_blueprint(api.bp)

@@ -12,6 +12,7 @@ from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES
 from webmap import db
 from webmap.auth import csrf_token, login_required
 from webmap.mapbuilder import MapSettings, build_map
+from webmap.security import with_nonces
 
 bp = Blueprint("map", __name__)
 
@@ -118,4 +119,4 @@ def index() -> str:
         ),
         title=_("Gridwalk · grid responsibility map"),
     )
-    return build_map(settings, lambda path: url_for("static", filename=path))
+    return with_nonces(build_map(settings, lambda path: url_for("static", filename=path)))

@@ -197,3 +197,29 @@ def test_clicking_a_grid_outside_buildings_shows_its_responsible_people(browser,
     assert page.locator("#gw-panel [data-building-id]").count() == 0
     page.screenshot(path=str(screenshots / "desktop-grid.png"))
     context.close()
+
+
+def test_a_name_written_as_html_shows_as_text_and_runs_nothing(browser, live_server, responsible_building, demo_url):
+    evil = "<img src=x onerror=alert(1)>"
+    engine = create_engine(demo_url)
+    b = responsible_building
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE people SET name = :evil WHERE name = :name"), {"evil": evil, "name": b["person"]})
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        log_in(page, live_server)
+        tap_at(page, b["lon"], b["lat"])
+        panel = page.locator("#gw-panel")
+        panel.locator(f"[data-building-id='{b['id']}']").wait_for()
+        assert evil in panel.inner_text()
+        assert panel.locator("img").count() == 0
+        page.wait_for_timeout(300)
+        assert dialogs == []
+        context.close()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE people SET name = :name WHERE name = :evil"), {"evil": evil, "name": b["person"]})
+        engine.dispose()
