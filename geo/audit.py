@@ -124,8 +124,9 @@ def _after_flush(session: Session, _context: Any) -> None:
 
 
 def _id(obj: Base) -> int | None:
-    identity = inspect(obj).identity
-    return identity[0] if identity and len(identity) == 1 else None
+    # New objects have their ids by now but not yet their identity key.
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return key[0] if len(key) == 1 else None
 
 
 PAGE_SIZE = 50

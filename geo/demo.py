@@ -890,13 +890,13 @@ def _responsibility(plan: Plan, layout: Layout, staff: Staff,
         units_at["area"][cell.area] = cell.unit if cell.unit >= 0 else cell.community_unit
         for compound, _ in cell.compounds:
             if rng.random() < 0.05:
-                # A unit handed over mid-year: the old assignment stays as history.
+                # A unit handed over mid-year: the old assignment stays as history. It
+                # holds up to the day before valid_to, the day the new one starts.
                 old, old_person = next_unit()
                 ended = plan.today - dt.timedelta(days=rng.randint(60, 200))
                 assign("unit", "compound", old, old_person, area=compound, valid_to=ended)
                 unit, person = next_unit()
-                assign("unit", "compound", unit, person, area=compound,
-                       valid_from=ended + dt.timedelta(days=1))
+                assign("unit", "compound", unit, person, area=compound, valid_from=ended)
             else:
                 unit, person = next_unit()
                 assign("unit", "compound", unit, person, area=compound)

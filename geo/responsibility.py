@@ -32,11 +32,12 @@ def _point(lon: float, lat: float) -> Any:
 
 
 def current(today: dt.date | None = None) -> Any:
-    """The SQL condition for an assignment in force on `today`."""
+    """The SQL condition for an assignment in force on `today`: from valid_from, up to
+    but not including valid_to (the day it was ended)."""
     day = literal(today) if today else func.current_date()
     return and_(
         Assignment.valid_from <= day,
-        or_(Assignment.valid_to.is_(None), Assignment.valid_to >= day),
+        or_(Assignment.valid_to.is_(None), Assignment.valid_to > day),
     )
 
 

@@ -8,6 +8,7 @@ TEST_DATABASE_URL points at a server (any database on it) where we may create da
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -203,16 +204,27 @@ ROLE_AREAS = {
 PASSWORD = "correct horse"
 
 
+@functools.cache
+def password_hash() -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(PASSWORD, method="scrypt")
+
+
 @pytest.fixture
 def role_users(session: Session, world: World) -> dict[str, object]:
-    """One login per role, each in its area of the world (password PASSWORD)."""
-    from geo import accounts
+    """One login per role, each in its area of the world (password PASSWORD). The hash is
+    computed once per run: scrypt is slow on purpose."""
+    from geo.models import User
 
-    return {
-        role: accounts.create_user(session, f"{role}-user", PASSWORD, role,
-                                   getattr(world, attr).code if attr else None)
+    users = {
+        role: User(username=f"{role}-user", password_hash=password_hash(), role=role,
+                   area=getattr(world, attr) if attr else None)
         for role, attr in ROLE_AREAS.items()
     }
+    session.add_all(users.values())
+    session.flush()
+    return users
 
 
 def log_in_as(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]

@@ -183,7 +183,7 @@ def test_all_four_layers_of_responsibility(db: Session) -> None:
           SELECT 1 FROM assignments s WHERE s.area_id = c.id AND s.kind = 'unit'
             AND s.unit_id IS NOT NULL AND s.person_id IS NOT NULL
             AND s.post <> '' AND s.duty <> '' AND s.target <> ''
-            AND s.valid_from <= current_date AND (s.valid_to IS NULL OR s.valid_to >= current_date))
+            AND s.valid_from <= current_date AND (s.valid_to IS NULL OR s.valid_to > current_date))
     """) == 0
     assert scalar(db, "SELECT count(*) FROM assignments WHERE kind = 'unit' AND building_id IS NOT NULL "
                       "AND post = '楼栋长'") > 50

@@ -74,7 +74,7 @@ def responsible_building(demo_url: str) -> dict[str, Any]:
             JOIN assignments a ON a.building_id = b.id
             JOIN people pe ON pe.id = a.person_id
             JOIN units u ON u.id = a.unit_id
-            WHERE a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to >= current_date)
+            WHERE a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to > current_date)
             ORDER BY b.id LIMIT 1
         """)).mappings().one()
     engine.dispose()
@@ -181,7 +181,7 @@ def test_clicking_a_grid_outside_buildings_shows_its_responsible_people(browser,
                 SELECT (ST_DumpPoints(ST_GeneratePoints(g.geom, 200, 7))).geom AS pt
             ) pts
             WHERE g.level = 'grid'
-              AND a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to >= current_date)
+              AND a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to > current_date)
               AND NOT EXISTS (SELECT 1 FROM buildings b WHERE ST_DWithin(b.geom, pt, 0.00005))
               AND NOT EXISTS (SELECT 1 FROM areas c WHERE c.level = 'compound' AND ST_Covers(c.geom, pt))
             ORDER BY g.id LIMIT 1

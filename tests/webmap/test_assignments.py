@@ -1,0 +1,136 @@
+"""Managing responsibility through the API: create, correct, end (history kept), the 409
+for a stale or concurrent edit, and the audit log of every write."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from geo.models import Assignment, AuditEntry
+from tests.conftest import log_in_as
+
+
+@pytest.fixture
+def officer(app, role_users):  # type: ignore[no-untyped-def]
+    """A community officer of 文澜社区 (may manage assignments there)."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(client, "community-user")
+    return client
+
+
+def body(world, **changes):  # type: ignore[no-untyped-def]
+    data = {"kind": "unit", "building_id": world.building.id, "unit_id": world.dept.id,
+            "person_id": world.member.id, "post": "楼栋安全员", "duty": "每周检查消防通道", "target": "零火灾"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_a_new_assignment_shows_on_the_building_at_once(officer, world):
+    created = officer.post("/api/v1/assignments", json=body(world))
+    assert created.status_code == 201, created.data
+    a = created.get_json()
+    assert a["on"] == {"type": "building", "id": world.building.id}
+    assert a["unit"]["name"] == "县城管执法局" and a["person"]["name"] == "李四"
+    assert a["valid_from"] == dt.date.today().isoformat() and a["version"] == 1
+    card = officer.get(f"/api/v1/buildings/{world.building.id}").get_json()
+    assert "楼栋安全员" in {x["post"] for x in card["assignments"]}
+
+
+@pytest.mark.parametrize(
+    "changes, code",
+    [
+        ({"kind": "standing_committee"}, "wrong_target"),  # a county leader answers for a community
+        ({"kind": "party_member", "building_id": None, "area_id": "community"}, "wrong_target"),
+        ({"area_id": "grid_west"}, "one_target"),  # two targets
+        ({"building_id": None}, "one_target"),  # none
+        ({"unit_id": None, "person_id": None}, "nobody"),
+        ({"valid_from": "2026-05-01", "valid_to": "2026-04-01"}, "dates_reversed"),
+        ({"kind": "boss"}, "bad_request"),
+        ({"person_id": 999999}, "not_found"),
+        ({"colour": "red"}, "unknown_field"),
+    ],
+)
+def test_a_bad_assignment_is_refused_and_nothing_is_written(officer, world, session, changes, code):
+    for key in ("area_id",):
+        if isinstance(changes.get(key), str):
+            changes = {**changes, key: getattr(world, changes[key]).id}
+    before = session.query(Assignment).count()
+    response = officer.post("/api/v1/assignments", json=body(world, **changes))
+    assert response.status_code in (400, 404), response.data
+    assert response.get_json()["error"]["code"] == code
+    assert session.query(Assignment).count() == before
+
+
+def test_post_duty_and_target_are_corrected_in_place(officer, world):
+    a = officer.post("/api/v1/assignments", json=body(world)).get_json()
+    patched = officer.patch(f"/api/v1/assignments/{a['id']}", json={"duty": "每日检查消防通道", "version": 1})
+    assert patched.status_code == 200, patched.data
+    assert patched.get_json()["duty"] == "每日检查消防通道" and patched.get_json()["version"] == 2
+    # Who is responsible is not edited in place: end one, start another.
+    refused = officer.patch(f"/api/v1/assignments/{a['id']}", json={"person_id": world.cadre.id, "version": 2})
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "unknown_field"
+
+
+def test_the_second_of_two_editors_gets_409_not_a_silent_overwrite(app, officer, world, role_users, session):
+    a = officer.post("/api/v1/assignments", json=body(world)).get_json()
+    other = app.test_client()
+    other.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(other, "township-user")
+    # Both opened version 1; the first to save wins.
+    first = officer.patch(f"/api/v1/assignments/{a['id']}", json={"target": "零火灾零伤亡", "version": 1})
+    second = other.patch(f"/api/v1/assignments/{a['id']}", json={"target": "别的目标", "version": 1})
+    assert first.status_code == 200
+    assert second.status_code == 409 and second.get_json()["error"]["code"] == "version_conflict"
+    assert officer.get(f"/api/v1/assignments/{a['id']}").get_json()["target"] == "零火灾零伤亡"
+
+
+def test_ending_keeps_the_assignment_as_history(officer, world):
+    a = officer.post("/api/v1/assignments", json=body(world)).get_json()
+    ended = officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 1})
+    assert ended.status_code == 200 and ended.get_json()["valid_to"] == dt.date.today().isoformat()
+
+    card = officer.get(f"/api/v1/buildings/{world.building.id}").get_json()
+    assert "楼栋安全员" not in {x["post"] for x in card["assignments"]}  # the panel shows current ones
+    history = officer.get(f"/api/v1/assignments?building_id={world.building.id}&all=1").get_json()
+    assert "楼栋安全员" in {x["post"] for x in history}
+
+    again = officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 2})
+    edit = officer.patch(f"/api/v1/assignments/{a['id']}", json={"post": "改写历史", "version": 2})
+    assert again.status_code == edit.status_code == 409
+    assert edit.get_json()["error"]["code"] == "assignment_ended"
+
+
+def test_every_write_is_in_the_audit_log_with_before_and_after(app, officer, world, session, role_users):
+    a = officer.post("/api/v1/assignments", json=body(world)).get_json()
+    officer.patch(f"/api/v1/assignments/{a['id']}", json={"duty": "每日检查", "version": 1})
+    officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 2})
+
+    admin = app.test_client()
+    log_in_as(admin, "admin-user")
+    log = admin.get(f"/api/v1/audit?table=assignments&record_id={a['id']}").get_json()
+    assert [e["action"] for e in log] == ["update", "update", "create"]  # newest first
+    assert {e["username"] for e in log} == {"community-user"}
+    assert log[2]["after"]["post"] == "楼栋安全员" and log[2]["before"] is None
+    assert log[1]["before"] == {"duty": "每周检查消防通道"} and log[1]["after"] == {"duty": "每日检查"}
+    assert log[0]["after"] == {"valid_to": dt.date.today().isoformat()}
+
+
+def test_the_audit_log_never_holds_a_password(app, world, role_users, session):
+    admin = app.test_client()
+    admin.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(admin, "admin-user")
+    created = admin.post("/api/v1/users", json={"username": "newbie", "password": "s3cret-passw0rd",
+                                                "role": "grid", "area_code": world.grid_east.code})
+    assert created.status_code == 201, created.data
+    entries = session.query(AuditEntry).filter_by(table_name="users").all()
+    assert entries and all("s3cret" not in str(e.after) and "scrypt" not in str(e.after) for e in entries)
+    assert entries[-1].after["password_hash"] == "[redacted]"
+
+
+def test_the_audit_log_filters_by_user_and_action(app, officer, world, role_users):
+    officer.post("/api/v1/assignments", json=body(world))
+    admin = app.test_client()
+    log_in_as(admin, "admin-user")
+    mine = admin.get("/api/v1/audit?user=community-user&action=create").get_json()
+    assert mine and all(e["username"] == "community-user" and e["action"] == "create" for e in mine)
+    assert admin.get("/api/v1/audit?user=nobody").get_json() == []
+    assert admin.get("/api/v1/audit?since=not-a-date").status_code == 400
