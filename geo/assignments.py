@@ -72,6 +72,21 @@ def _areas_of(session: Session, items: list[Assignment]) -> list[tuple[Assignmen
     return [(a, rows.get(a.id)) for a in items]
 
 
+def target_name(session: Session, a: Assignment) -> str:
+    """What the assignment is for, as a person reads it: an area's or building's name, or
+    a household's address in its building."""
+    if a.area_id is not None:
+        area = session.get(Area, a.area_id)
+        return area.name if area else ""
+    if a.building_id is not None:
+        building = session.get(Building, a.building_id)
+        return (building.name or building.address) if building else ""
+    household = session.get(Household, a.household_id)
+    if household is None:
+        return ""
+    return f"{household.building.name} {household.unit_no}-{household.floor}-{household.room}"
+
+
 def _target_ref(a: Assignment) -> dict[str, Any]:
     if a.area_id is not None:
         return {"type": "area", "id": a.area_id}

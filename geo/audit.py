@@ -130,6 +130,10 @@ def _id(obj: Base) -> int | None:
 
 
 PAGE_SIZE = 50
+ACTIONS = ("create", "update", "delete", "import", "load")
+TABLES = tuple(sorted(
+    t.name for t in Base.metadata.sorted_tables if t.name not in ("audit_log", "login_sessions")
+))
 
 
 def entries(

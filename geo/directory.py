@@ -96,6 +96,11 @@ def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = N
     return unit
 
 
+def all_units(session: Session) -> list[Unit]:
+    """Every unit, by name: for choosing one (a county has a few hundred)."""
+    return list(session.scalars(select(Unit).order_by(Unit.name)))
+
+
 # --- people -----------------------------------------------------------------------------
 
 

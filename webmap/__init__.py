@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from webmap import api, auth, cli, db, errors, i18n, mapview, security
+    from webmap import account, admin, api, auth, cli, db, errors, i18n, mapview, security
 
     db.init_app(app)
     i18n.init_app(app)
@@ -53,5 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(mapview.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
     cli.init_app(app)
     return app

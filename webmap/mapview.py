@@ -12,38 +12,10 @@ from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES
 from webmap import db
 from webmap.auth import csrf_token, login_required
 from webmap.mapbuilder import MapSettings, build_map
+from webmap.names import kind_names, level_names, status_names
 from webmap.security import with_nonces
 
 bp = Blueprint("map", __name__)
-
-
-def level_names() -> dict[str, str]:
-    return {
-        "county": _("County"),
-        "township": _("Township"),
-        "community": _("Community"),
-        "grid": _("Grid"),
-        "compound": _("Compound"),
-    }
-
-
-def kind_names() -> dict[str, str]:
-    return {
-        "standing_committee": _("County leader for the community"),
-        "department": _("Department for the big party committee"),
-        "unit": _("Unit for the compound or building"),
-        "party_member": _("Party member for households"),
-    }
-
-
-def status_names() -> dict[str, str]:
-    return {
-        "reported": _("Reported"),
-        "meeting": _("On-site meeting"),
-        "resolved": _("Resolved"),
-        "closed": _("Verified and closed"),
-        "referred": _("Referred"),
-    }
 
 
 def _client_texts() -> dict[str, Any]:

@@ -1,0 +1,329 @@
+"""Administration pages: users, units and people (administrators), responsibilities
+(administrators and the officers who manage them in their area), and the audit log.
+
+Each page reads its form with the same checks as the API and calls the same geo
+functions; a refused form comes back filled in, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from geo import assignments, audit, directory
+from geo.errors import GridwalkError
+from geo.models import ASSIGNMENT_KINDS, ROLES, Person, Unit, User
+from geo.scope import MANAGE_ASSIGNMENTS
+from geo.validate import Fields
+from webmap import db
+from webmap.auth import login_required, scope
+from webmap.i18n import message
+from webmap.names import kind_names, role_names
+from webmap.validate_form import form_data
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+Page = str | tuple[str, int] | Response
+
+
+@bp.before_request
+@login_required
+def _managers_only() -> None:
+    if g.user.role not in MANAGE_ASSIGNMENTS:
+        scope().require_admin()  # raises: 403 in the one error shape
+
+
+def field(name: str, label: str, kind: str = "text", value: Any = "", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "label": label, "kind": kind, "value": "" if value is None else value, **extra}
+
+
+def _page_number() -> int:
+    return Fields({"page": request.args.get("page")}, ("page",)).integer("page", maximum=10000) or 1
+
+
+def _form_page(title: str, fields: list[dict[str, Any]], save: Callable[[dict[str, str]], Any],
+               done: Callable[[Any], str], submit: str, template: str = "admin/form.html",
+               **context: Any) -> Page:
+    """Show a form; on POST save it, commit and go on, or show it again with the reason."""
+    error, status = None, 200
+    if request.method == "POST":
+        posted = form_data()
+        try:
+            record = save(posted)
+        except GridwalkError as exc:
+            db.session().rollback()
+            error, status = message(exc), exc.status
+            for f in fields:
+                if f["kind"] != "password":
+                    f["value"] = posted.get(f["name"], f["value"])
+        else:
+            db.session().commit()
+            flash(_("Saved."), "ok")
+            return redirect(done(record))
+    return render_template(template, title=title, fields=fields, submit=submit, error=error,
+                           **context), status
+
+
+def _list_page(title: str, headings: list[str], rows: list[dict[str, Any]], new_url: str | None,
+               **context: Any) -> str:
+    return render_template("admin/list.html", title=title, headings=headings, rows=rows, new_url=new_url,
+                           page=_page_number(), page_size=directory.PAGE_SIZE, filters=[], **context)
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("admin/index.html", title=_("Administration"))
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+def users() -> str:
+    scope().require_admin()
+    names = role_names()
+    rows = [
+        {"url": url_for("admin.user", user_id=u.id),
+         "cells": [u.username, names[u.role], u.area.name if u.area else "—",
+                   _("yes") if u.active else _("no")]}
+        for u in directory.users(db.session(), request.args.get("q"), _page_number())
+    ]
+    return _list_page(_("Users"), [_("User name"), _("Role"), _("Area"), _("Active")], rows,
+                      url_for("admin.new_user"))
+
+
+def _user_fields(user: User | None) -> list[dict[str, Any]]:
+    roles = [(r, role_names()[r]) for r in ROLES]
+    fields = []
+    if user is None:
+        fields.append(field("username", _("User name"), required=True, max=64))
+    fields += [
+        field("role", _("Role"), "select", user.role if user else "grid", choices=roles, required=True),
+        field("area_code", _("Area code"), value=user.area.code if user and user.area else "", max=64,
+              help=_("The code of the area the user works in (empty for the whole county).")),
+        field("password", _("New password") if user else _("Password"), "password", required=user is None,
+              max=1024, help=_("At least 8 characters.") if user is None else _("Leave empty to keep it.")),
+    ]
+    if user is not None:
+        fields += [
+            field("active", _("Active"), "select", "true" if user.active else "false",
+                  choices=[("true", _("yes")), ("false", _("no"))]),
+            field("version", "", "hidden", user.version),
+        ]
+    return fields
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user() -> Page:
+    scope().require_admin()
+    return _form_page(_("New user"), _user_fields(None),
+                      lambda data: directory.save_user(db.session(), scope(), data),
+                      lambda u: url_for("admin.users"), _("Create"))
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def user(user_id: int) -> Page:
+    scope().require_admin()
+    found = directory.get(db.session(), User, user_id)
+    return _form_page(f"{_('User')} {found.username}", _user_fields(found),
+                      lambda data: directory.save_user(db.session(), scope(), data, user_id),
+                      lambda u: url_for("admin.users"), _("Save"))
+
+
+# --- units ------------------------------------------------------------------------------
+
+
+@bp.get("/units")
+def units() -> str:
+    scope().require_admin()
+    rows = [{"url": url_for("admin.unit", unit_id=u.id), "cells": [u.name, u.kind, u.phone]}
+            for u in directory.units(db.session(), request.args.get("q"), _page_number())]
+    return _list_page(_("Units"), [_("Name"), _("Kind"), _("Phone")], rows, url_for("admin.new_unit"))
+
+
+def _unit_fields(unit: Unit | None) -> list[dict[str, Any]]:
+    fields = [
+        field("name", _("Name"), value=unit.name if unit else "", required=True, max=200),
+        field("kind", _("Kind"), "select", unit.kind if unit else "department",
+              choices=[(k, k) for k in directory.UNIT_KINDS]),
+        field("phone", _("Phone"), "tel", unit.phone if unit else "", max=32),
+    ]
+    if unit is not None:
+        fields.append(field("version", "", "hidden", unit.version))
+    return fields
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+def new_unit() -> Page:
+    scope().require_admin()
+    return _form_page(_("New unit"), _unit_fields(None),
+                      lambda data: directory.save_unit(db.session(), scope(), data),
+                      lambda u: url_for("admin.units"), _("Create"))
+
+
+@bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
+def unit(unit_id: int) -> Page:
+    scope().require_admin()
+    found = directory.get(db.session(), Unit, unit_id)
+    return _form_page(found.name, _unit_fields(found),
+                      lambda data: directory.save_unit(db.session(), scope(), data, unit_id),
+                      lambda u: url_for("admin.units"), _("Save"))
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+@bp.get("/people")
+def people() -> str:
+    scope().require_admin()
+    rows = [{"url": url_for("admin.person", person_id=p.id),
+             "cells": [p.name, p.unit.name if p.unit else "—", p.title, p.phone,
+                       _("yes") if p.is_party_member else _("no")]}
+            for p in directory.people(db.session(), request.args.get("q"), None, _page_number())]
+    return _list_page(_("People"), [_("Name"), _("Unit"), _("Title"), _("Phone"), _("Party member")], rows,
+                      url_for("admin.new_person"))
+
+
+def _unit_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(str(u.id), u.name) for u in directory.all_units(db.session())]
+
+
+def _person_fields(person: Person | None) -> list[dict[str, Any]]:
+    fields = [
+        field("name", _("Name"), value=person.name if person else "", required=True, max=100),
+        field("unit_id", _("Unit"), "select", person.unit_id if person else "", choices=_unit_choices()),
+        field("title", _("Title"), value=person.title if person else "", max=100),
+        field("phone", _("Phone"), "tel", person.phone if person else "", max=32),
+        field("is_party_member", _("Party member"), "select",
+              "true" if person is None or person.is_party_member else "false",
+              choices=[("true", _("yes")), ("false", _("no"))]),
+    ]
+    if person is not None:
+        fields.append(field("version", "", "hidden", person.version))
+    return fields
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+def new_person() -> Page:
+    scope().require_admin()
+    return _form_page(_("New person"), _person_fields(None),
+                      lambda data: directory.save_person(db.session(), scope(), data),
+                      lambda p: url_for("admin.people"), _("Create"))
+
+
+@bp.route("/people/<int:person_id>", methods=["GET", "POST"])
+def person(person_id: int) -> Page:
+    scope().require_admin()
+    found = directory.get(db.session(), Person, person_id)
+    return _form_page(found.name, _person_fields(found),
+                      lambda data: directory.save_person(db.session(), scope(), data, person_id),
+                      lambda p: url_for("admin.people"), _("Save"))
+
+
+# --- assignments ------------------------------------------------------------------------
+
+
+@bp.get("/assignments", endpoint="assignments")
+def assignments_page() -> str:
+    filters = Fields(request.args, ("area_id", "building_id", "all", "page", "q", "lang"))
+    found = assignments.listing(
+        db.session(), scope(), area_id=filters.integer("area_id"), building_id=filters.integer("building_id"),
+        current_only=not filters.boolean("all"), page=_page_number(),
+    )
+    kinds = kind_names()
+    rows = [
+        {"url": url_for("admin.assignment", assignment_id=a.id),
+         "cells": [assignments.target_name(db.session(), a), kinds[a.kind], a.unit.name if a.unit else "—",
+                   a.person.name if a.person else "—", a.post,
+                   f"{a.valid_from.isoformat()} – {a.valid_to.isoformat() if a.valid_to else ''}"]}
+        for a in found
+    ]
+    return _list_page(_("Responsibilities"),
+                      [_("Responsible for"), _("Kind"), _("Unit"), _("Person"), _("Post"), _("Period")],
+                      rows, url_for("admin.new_assignment"))
+
+
+
+def _assignment_fields() -> list[dict[str, Any]]:
+    kinds = kind_names()
+    return [
+        field("kind", _("Kind"), "select", "unit", choices=[(k, kinds[k]) for k in ASSIGNMENT_KINDS],
+              required=True),
+        field("area_id", _("Area id"), "number",
+              help=_("Give one of area, building or household: the id shown on the map panel.")),
+        field("building_id", _("Building id"), "number"),
+        field("household_id", _("Household id"), "number"),
+        field("unit_id", _("Unit"), "select", "", choices=_unit_choices()),
+        field("person_id", _("Person id"), "number", help=_("The person's id, from the people list.")),
+        field("post", _("Post"), max=200),
+        field("duty", _("Duty"), "textarea", max=2000),
+        field("target", _("Target"), "textarea", max=2000),
+        field("valid_from", _("From"), "date"),
+    ]
+
+
+@bp.route("/assignments/new", methods=["GET", "POST"])
+def new_assignment() -> Page:
+    return _form_page(_("New responsibility"), _assignment_fields(),
+                      lambda data: assignments.create(db.session(), scope(), data),
+                      lambda a: url_for("admin.assignment", assignment_id=a.id), _("Create"))
+
+
+@bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
+def assignment(assignment_id: int) -> Page:
+    found = assignments.one(db.session(), scope(), assignment_id)
+    fields = [
+        field("post", _("Post"), value=found.post, max=200),
+        field("duty", _("Duty"), "textarea", found.duty, max=2000),
+        field("target", _("Target"), "textarea", found.target, max=2000),
+        field("version", "", "hidden", found.version),
+    ]
+    return _form_page(
+        f"{kind_names()[found.kind]}: {assignments.target_name(db.session(), found)}", fields,
+        lambda data: assignments.update(db.session(), scope(), assignment_id, data),
+        lambda a: url_for("admin.assignment", assignment_id=a.id), _("Save"),
+        template="admin/assignment.html", assignment=found,
+    )
+
+
+@bp.post("/assignments/<int:assignment_id>/end")
+def end_assignment(assignment_id: int) -> Response:
+    try:
+        assignments.end(db.session(), scope(), assignment_id, form_data())
+    except GridwalkError as exc:
+        db.session().rollback()
+        flash(message(exc), "error")
+    else:
+        db.session().commit()
+        flash(_("The responsibility has ended; it stays in the history."), "ok")
+    return redirect(url_for("admin.assignment", assignment_id=assignment_id))
+
+
+# --- audit log --------------------------------------------------------------------------
+
+
+@bp.get("/audit", endpoint="audit")
+def audit_log() -> str:
+    scope().require_admin()
+    args = Fields(request.args, ("user", "table", "action", "record_id", "since", "until", "page", "lang"))
+    entries = audit.entries(
+        db.session(),
+        username=args.text("user", max_length=64) or None,
+        table_name=args.text("table", max_length=64) or None,
+        action=args.text("action", max_length=16) or None,
+        record_id=args.integer("record_id"),
+        since=args.date("since"),
+        until=args.date("until"),
+        page=_page_number(),
+    )
+    return render_template(
+        "admin/audit.html", title=_("Audit log"), entries=entries, page=_page_number(),
+        page_size=audit.PAGE_SIZE, tables=audit.TABLES, actions=audit.ACTIONS,
+        tz=ZoneInfo(current_app.config["TIMEZONE"]),
+    )
+
