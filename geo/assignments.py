@@ -30,7 +30,7 @@ KIND_TARGETS = {
 }
 FIELDS = (
     "kind", "area_id", "building_id", "household_id", "unit_id", "person_id",
-    "post", "duty", "target", "valid_from", "valid_to", "version",
+    "post", "duty", "target", "valid_from", "valid_to",
 )
 TEXT_LIMITS = {"post": 200, "duty": 2000, "target": 2000}
 

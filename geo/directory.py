@@ -78,12 +78,12 @@ def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = N
     scope.require_admin()
     fields = Fields(data, UNIT_FIELDS)
     if unit_id is None:
-        unit = Unit(name=fields.text("name", max_length=200, required=True), kind="department")
+        unit = Unit(name=fields.name("name", max_length=200, required=True), kind="department")
     else:
         unit = get(session, Unit, unit_id)
         check_version(unit, fields)
         if "name" in fields:
-            unit.name = fields.text("name", max_length=200, required=True)
+            unit.name = fields.name("name", max_length=200, required=True)
     if "kind" in fields:
         unit.kind = fields.choice("kind", UNIT_KINDS, required=True) or unit.kind
     if "phone" in fields:
@@ -128,12 +128,12 @@ def save_person(session: Session, scope: Scope, data: Any, person_id: int | None
     scope.require_admin()
     fields = Fields(data, PERSON_FIELDS)
     if person_id is None:
-        person = Person(name=fields.text("name", max_length=100, required=True))
+        person = Person(name=fields.name("name", max_length=100, required=True))
     else:
         person = get(session, Person, person_id)
         check_version(person, fields)
         if "name" in fields:
-            person.name = fields.text("name", max_length=100, required=True)
+            person.name = fields.name("name", max_length=100, required=True)
     if "unit_id" in fields:
         unit_id = fields.integer("unit_id")
         person.unit = get(session, Unit, unit_id) if unit_id else None
@@ -185,15 +185,16 @@ def save_user(session: Session, scope: Scope, data: Any, user_id: int | None = N
         code = fields.text("area_code", max_length=64)
         user = accounts.create_user(
             session,
-            fields.text("username", max_length=64, required=True),
+            fields.username("username", required=True),
             fields.text("password", max_length=1024, required=True),
             fields.choice("role", ROLES, required=True) or "",
             code or None,
         )
+        user.active = fields.boolean("active", default=True)
     else:
         user = get(session, User, user_id)
         check_version(user, fields)
-        if "username" in fields and fields.text("username", max_length=64) != user.username:
+        if "username" in fields and fields.username("username") != user.username:
             raise BadRequest(N_("a user name cannot be changed"), code="read_only_field")
         if "role" in fields:
             user.role = fields.choice("role", ROLES, required=True) or user.role

@@ -51,6 +51,11 @@ class NotFound(GridwalkError):
     code = "not_found"
 
 
+class UnsupportedMediaType(GridwalkError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Conflict(GridwalkError):
     status = 409
     code = "conflict"

@@ -15,6 +15,10 @@ from geo.errors import N_, BadRequest
 # characters: never wanted in a name or a note, and the usual tools of text spoofing.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{2,30}$")
+# Names of people, units and logins hold letters, marks, digits, spaces and punctuation;
+# never symbols such as emoji.
+_SYMBOL_CATEGORIES = {"So", "Sk", "Sm"}
+_USERNAME = re.compile(r"^[\w.@-]+$")
 MAX_ID = 2**31 - 1
 
 
@@ -55,6 +59,19 @@ class Fields:
                 continue
             if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
                 raise BadRequest(N_("%(field)s contains a control or invisible character"), field=name)
+        return value
+
+    def name(self, name: str, *, max_length: int, required: bool = False) -> str:
+        """A name of a person, unit or place: text without symbols or emoji."""
+        value = self.text(name, max_length=max_length, required=required)
+        if any(unicodedata.category(c) in _SYMBOL_CATEGORIES for c in value):
+            raise BadRequest(N_("%(field)s may not contain symbols or emoji"), field=name)
+        return value
+
+    def username(self, name: str, *, required: bool = False) -> str:
+        value = self.text(name, max_length=64, required=required)
+        if value and not _USERNAME.match(value):
+            raise BadRequest(N_("%(field)s may hold letters, digits and . _ - @ only"), field=name)
         return value
 
     def phone(self, name: str) -> str:

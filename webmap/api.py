@@ -4,24 +4,34 @@ serialises the answer. Every error leaves in the one shape (see webmap.errors)."
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
 
 from geo import accounts, assignments, audit, directory, features, responsibility
-from geo.errors import N_, BadRequest
+from geo.errors import N_, BadRequest, Unauthorized, UnsupportedMediaType
 from geo.models import Person, Unit, User
 from geo.validate import Fields
 from webmap import db
-from webmap.auth import login_required, scope
+from webmap.auth import scope
+from webmap.openapi import spec as openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?", re.ASCII)
+
 
 @bp.before_request
-@login_required
 def _authenticated() -> None:
-    return None
+    # Everything but the API's own description needs a login or a token.
+    if request.endpoint != "api.openapi" and g.user is None:
+        raise Unauthorized(N_("log in or send an API token"))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_spec())
 
 
 def _number(name: str, *, required: bool = True) -> float | None:
@@ -30,10 +40,10 @@ def _number(name: str, *, required: bool = True) -> float | None:
         if required:
             raise BadRequest(N_("parameter %(name)s is required"), code="missing_parameter", name=name)
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(N_("parameter %(name)s must be a number"), name=name) from None
+    # ASCII decimals only: float() would also take "１０９" or "1_0".
+    if not _DECIMAL.fullmatch(raw.strip()):
+        raise BadRequest(N_("parameter %(name)s must be a number"), name=name)
+    value = float(raw)
     if not math.isfinite(value):
         raise BadRequest(N_("parameter %(name)s must be a finite number"), name=name)
     return value
@@ -113,7 +123,7 @@ def issues() -> Response:
 def _body() -> Any:
     """The JSON object sent with a write."""
     if request.mimetype != "application/json":
-        raise BadRequest(N_("send the body as application/json"), code="unsupported_media_type")
+        raise UnsupportedMediaType(N_("send the body as application/json"))
     data = request.get_json(silent=True)
     if data is None:
         raise BadRequest(N_("the body is not valid JSON"), code="invalid_json")
@@ -121,8 +131,10 @@ def _body() -> Any:
 
 
 def _page() -> int:
-    page = _integer("page") or 1
-    if page > 10000:
+    page = _integer("page")
+    if page is None:
+        return 1
+    if not 1 <= page <= 10000:
         raise BadRequest(N_("page must be between 1 and %(max)s"), max=10000)
     return page
 

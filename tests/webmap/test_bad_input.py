@@ -1,0 +1,235 @@
+"""A corpus of bad input across the API and the forms: each case gets a 4xx in the one
+error shape (pages: an error message), never a 5xx, and the database is unchanged
+afterwards — same row counts, same checksum of every table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from geo.models import Base
+from tests.conftest import log_in_as
+
+HUGE = "9" * 400
+LONG = "长" * 5000
+# Strings that are wrong wherever a number, a date, a phone, a code or a choice is expected.
+SQLISH = ["1; DROP TABLE units;--", "' OR '1'='1", "1 UNION SELECT password_hash FROM users", "$$; --"]
+SCRIPTISH = ["<script>alert(1)</script>", "javascript:alert(1)", "<img src=x onerror=alert(1)>"]
+ODD = ["\u202eevil", "a\u200bb", "\x00", "x\x00y", "\ud800", "\ufeffname", "\u0007bell", "😀"]
+NUMBERS = ["abc", "1.5", "-1", "0", "1e400", "nan", "inf", HUGE, "", " ", "٣", "²", "0x10", "1,000"]
+
+
+def api_cases(w: Any) -> list[tuple[str, str, Any]]:
+    """(method, url, body) — body None for GET, a dict/list/str for JSON, bytes for raw."""
+    cases: list[tuple[str, str, Any]] = []
+    get = lambda url: cases.append(("GET", url, None))  # noqa: E731
+
+    # lookup: missing, garbage, out of range, swapped, odd
+    for lon, lat in [("", "29.99"), ("109.48", ""), ("abc", "29.99"), ("109.48", "xyz"), ("nan", "29.99"),
+                     ("inf", "29.99"), ("-inf", "1"), ("1e400", "1"), ("200", "29.99"), ("-181", "0"),
+                     ("109.48", "91"), ("109.48", "-90.0001"), ("29.99", "109.48"), ("0x10", "1"),
+                     ("1,5", "1"), ("109.48;DROP", "1"), ("<script>", "1"), ("%00", "1"), ("1%00", "1"),
+                     (HUGE, "1"), ("１０９", "29")]:
+        get(f"/api/v1/lookup?lon={lon}&lat={lat}")
+    get("/api/v1/lookup")
+    get("/api/v1/lookup?lon=109.48")
+
+    # buildings: bbox and limit
+    box = "109.47,29.98,109.49,30.0"
+    for bbox in ["", "1,2,3", "1,2,3,4,5", "a,b,c,d", "109.49,29.98,109.47,30.0", "109.47,30.0,109.49,29.98",
+                 "100,20,110,30", "-181,0,0,1", "0,-91,1,0", "109.47,29.98,109.49,nan", "109.47,29.98,inf,30",
+                 "1e400,1,2,3", ";DROP TABLE buildings", "<script>", "109.47,,109.49,30"]:
+        get(f"/api/v1/buildings?bbox={bbox}")
+    for limit in NUMBERS + ["10001", "99999999999"]:
+        if limit.strip():
+            get(f"/api/v1/buildings?bbox={box}&limit={limit}")
+
+    # areas and issues
+    for level in ["province", "GRID", "grid;--", "<b>", "1"]:
+        get(f"/api/v1/areas?level={level}")
+    for bbox in ["1,2", "0,0,10,10", "x"]:
+        get(f"/api/v1/areas?bbox={bbox}")
+        get(f"/api/v1/issues?bbox={bbox}")
+    for status in ["lost", "OPEN", "open,lost", "reported;--", "%00"]:
+        get(f"/api/v1/issues?status={status}")
+    get("/api/v1/issues?category=%00")
+
+    # records that do not exist (or could not)
+    for path in ["/buildings/0", "/buildings/999999", "/buildings/99999999999", "/buildings/-1", "/buildings/abc",
+                 "/areas/0", "/areas/2147483648", "/units/0", "/people/424242", "/users/0", "/assignments/0",
+                 "/assignments/99999999999", "/nothing"]:
+        get(f"/api/v1{path}")
+    for q in ["page=0", "page=-1", "page=abc", "page=10001", "unit_id=abc", "unit_id=" + HUGE]:
+        get(f"/api/v1/people?{q}")
+    for q in ["since=yesterday", "until=2026-13-01", "since=2026-02-30", "record_id=x", "page=0"]:
+        get(f"/api/v1/audit?{q}")
+    for q in ["area_id=x", "building_id=-3", "person_id=" + HUGE, "page=99999"]:
+        get(f"/api/v1/assignments?{q}")
+
+    # bodies that are not JSON objects
+    for path in ["/units", "/people", "/users", "/assignments", "/tokens", "/me/password"]:
+        for raw in [b"", b"{", b"not json", b"[1, 2]", b'"a string"', b"null", b"42", b"{'single': 1}",
+                    b"\xff\xfe\x00"]:
+            cases.append(("POST", f"/api/v1{path}", raw))
+
+    # units
+    for body in [{}, {"name": ""}, {"name": " "}, {"name": None}, {"name": 42}, {"name": ["a"]}, {"name": {"a": 1}},
+                 {"name": True}, {"name": LONG}, {"name": "县城管执法局", "kind": "mafia"},
+                 {"name": "新单位", "phone": "not a phone"}, {"name": "新单位", "colour": "red"},
+                 *({"name": s} for s in ODD), *({"name": "新单位", "phone": s} for s in SQLISH + SCRIPTISH),
+                 {"name": "县住建局"}, {"name": "县住建局 "}]:
+        cases.append(("POST", "/api/v1/units", body))
+    for body in [{"phone": "1"}, {"version": "x"}, {"version": 99}, {"version": 1, "name": ""},
+                 {"version": 1, "id": 5}, {"version": 1, "kind": 3}]:
+        cases.append(("PATCH", f"/api/v1/units/{w.unit.id}", body))
+
+    # people
+    for body in [{}, {"name": ""}, {"name": 7}, {"name": LONG}, {"name": "王", "unit_id": "abc"},
+                 {"name": "王", "unit_id": 999999}, {"name": "王", "unit_id": -1}, {"name": "王", "unit_id": HUGE},
+                 {"name": "王", "unit_id": 1.5}, {"name": "王", "is_party_member": "maybe"},
+                 {"name": "王", "phone": "电话"}, {"name": "王", "title": LONG}, *({"name": s} for s in ODD),
+                 *({"name": "王", "phone": s} for s in SQLISH + SCRIPTISH + ["😀", "1" * 40])]:
+        cases.append(("POST", "/api/v1/people", body))
+    cases.append(("PATCH", f"/api/v1/people/{w.cadre.id}", {"phone": "x", "version": 1}))
+    cases.append(("PATCH", f"/api/v1/people/{w.cadre.id}", {"name": "新名", "version": 5}))
+
+    # users
+    ok_user = {"username": "newbie", "password": "long enough", "role": "grid"}
+    for changes in [{"username": ""}, {"username": LONG}, {"password": "short"}, {"password": ""},
+                    {"password": 12345678}, {"role": "mayor"}, {"role": None}, {"area_code": "NOPE"},
+                    {"area_code": SQLISH[1]}, {"person_id": "x"}, {"person_id": 999999}, {"active": "perhaps"},
+                    {"username": "admin-user"}, {"username": "ADMIN-USER"}, {"extra": 1},
+                    *({"username": s} for s in ODD)]:
+        cases.append(("POST", "/api/v1/users", {**ok_user, **changes}))
+
+    # assignments
+    ok = {"kind": "unit", "building_id": w.building.id, "unit_id": w.unit.id, "person_id": w.cadre.id}
+    for changes in [{"kind": None}, {"kind": "boss"}, {"kind": SQLISH[0]}, {"building_id": None},
+                    {"area_id": w.community.id}, {"household_id": w.households[0].id},
+                    {"building_id": "abc"}, {"building_id": HUGE}, {"building_id": -5}, {"building_id": 1.5},
+                    {"building_id": True}, {"building_id": 999999}, {"unit_id": None, "person_id": None},
+                    {"unit_id": 999999}, {"person_id": 999999}, {"unit_id": "县住建局"},
+                    {"valid_from": "2026-02-30"}, {"valid_from": "tomorrow"}, {"valid_from": "99999-01-01"},
+                    {"valid_from": "1066-10-14"}, {"valid_from": "2026-06-01", "valid_to": "2026-05-01"},
+                    {"valid_to": 20260101}, {"post": LONG}, {"duty": "x" * 2001}, {"post": "\u202e楼栋长"},
+                    {"duty": "a\x00b"}, {"kind": "standing_committee"},
+                    {"kind": "department"}, {"household_id": w.households[0].id, "building_id": None}, {"extra": True}, {"version": "x"}, {"post": ["a"]}, {"target": {}}]:
+        cases.append(("POST", "/api/v1/assignments", {**ok, **changes}))
+
+    # tokens and password
+    for body in [{"name": LONG}, {"name": 5}, {"name": "\x00"}, {"label": "x"}]:
+        cases.append(("POST", "/api/v1/tokens", body))
+    for body in [{}, {"current_password": "wrong", "new_password": "long enough"},
+                 {"current_password": "correct horse", "new_password": "short"},
+                 {"current_password": "correct horse"}, {"current_password": 1, "new_password": 2},
+                 {"current_password": "correct horse", "new_password": "x" * 2000}]:
+        cases.append(("POST", "/api/v1/me/password", body))
+    for path in ["/tokens/0", "/tokens/999999"]:
+        cases.append(("DELETE", f"/api/v1{path}", None))
+    cases.append(("PUT", "/api/v1/units", {"name": "x"}))  # method not allowed
+    cases.append(("POST", "/api/v1/lookup", {}))
+    return cases
+
+
+def form_cases(w: Any) -> list[tuple[str, dict[str, str]]]:
+    """(url, form fields) posted with the CSRF token, as a browser would."""
+    cases = []
+    for fields in [{"username": "x", "role": "grid", "password": "short"},
+                   {"username": "", "role": "grid", "password": "long enough"},
+                   {"username": "y", "role": "boss", "password": "long enough"},
+                   {"username": "z", "role": "grid", "password": "long enough", "area_code": "NOPE"},
+                   {"username": "\u202ez", "role": "grid", "password": "long enough"},
+                   {"username": "admin-user", "role": "grid", "password": "long enough"}]:
+        cases.append(("/admin/users/new", fields))
+    for fields in [{"name": ""}, {"name": LONG}, {"name": "单位", "phone": "<script>"},
+                   {"name": "单位", "kind": "gang"}, {"name": "县住建局"}]:
+        cases.append(("/admin/units/new", fields))
+    cases.append((f"/admin/units/{w.unit.id}", {"name": "新", "kind": "department", "version": "7"}))
+    for fields in [{"name": ""}, {"name": "王", "unit_id": "abc"}, {"name": "王", "phone": "电话号码"},
+                   {"name": "王", "is_party_member": "maybe"}]:
+        cases.append(("/admin/people/new", fields))
+    for fields in [{"kind": "unit"}, {"kind": "unit", "building_id": "x", "unit_id": str(w.unit.id)},
+                   {"kind": "unit", "building_id": str(w.building.id)},
+                   {"kind": "boss", "building_id": str(w.building.id), "unit_id": str(w.unit.id)},
+                   {"kind": "unit", "building_id": str(w.building.id), "unit_id": str(w.unit.id),
+                    "valid_from": "2026-99-01"}]:
+        cases.append(("/admin/assignments/new", fields))
+    cases.append(("/account/password", {"current_password": "wrong", "new_password": "long enough"}))
+    cases.append(("/account/tokens", {"name": LONG}))
+    cases.append(("/account/tokens/999999/revoke", {}))
+    return cases
+
+
+def snapshot(connection) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """Row count and checksum of every table."""
+    state = {}
+    for table in Base.metadata.sorted_tables:
+        state[table.name] = tuple(connection.execute(text(
+            f'SELECT count(*), coalesce(md5(string_agg(t::text, \'|\' ORDER BY t::text)), \'\') FROM "{table.name}" t'
+        )).one())
+    return state
+
+
+@pytest.fixture
+def admin(app, role_users, world, connection):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    client.csrf = log_in_as(client, "admin-user")
+    return client
+
+
+def send(client, method: str, url: str, body: Any):  # type: ignore[no-untyped-def]
+    headers = {"X-CSRF-Token": client.csrf}
+    if body is None:
+        return client.open(url, method=method, headers=headers)
+    if isinstance(body, bytes):
+        return client.open(url, method=method, data=body, content_type="application/json", headers=headers)
+    return client.open(url, method=method, data=json.dumps(body), content_type="application/json",
+                       headers=headers)
+
+
+def test_the_corpus_is_big_enough(world):
+    assert len(api_cases(world)) + len(form_cases(world)) >= 200
+
+
+def test_bad_api_input_gets_a_4xx_in_the_error_shape_and_changes_nothing(admin, world, connection):
+    before = snapshot(connection)
+    failures = []
+    for method, url, body in api_cases(world):
+        response = send(admin, method, url, body)
+        shape_ok = False
+        try:
+            payload = response.get_json(force=True)
+            shape_ok = set(payload) == {"error"} and set(payload["error"]) == {"code", "message"}
+        except Exception:  # noqa: BLE001 - any non-JSON body is a failure of the shape
+            pass
+        if not (400 <= response.status_code < 500 and shape_ok):
+            failures.append((method, url, body if not isinstance(body, str) else body[:40], response.status_code,
+                             response.data[:200]))
+    assert not failures, "\n".join(map(repr, failures))
+    assert snapshot(connection) == before
+
+
+def test_bad_form_input_is_refused_with_a_message_and_changes_nothing(admin, world, connection):
+    before = snapshot(connection)
+    failures = []
+    for url, fields in form_cases(world):
+        response = admin.post(url, data={"csrf_token": admin.csrf, **fields})
+        if response.status_code == 302:  # account pages report through a flash message
+            page = admin.get(response.location).get_data(as_text=True)
+            ok = 'class="gw-error"' in page
+        else:
+            ok = 400 <= response.status_code < 500 and 'class="gw-error"' in response.get_data(as_text=True)
+        if not ok:
+            failures.append((url, fields, response.status_code))
+    assert not failures, failures
+    assert snapshot(connection) == before
+
+
+def test_an_oversized_body_is_refused(admin, world, connection):
+    before = snapshot(connection)
+    response = send(admin, "POST", "/api/v1/units", b'{"name": "' + b"x" * (33 * 1024 * 1024) + b'"}')
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
+    assert snapshot(connection) == before

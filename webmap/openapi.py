@@ -1,0 +1,246 @@
+"""The OpenAPI 3.1 description of /api/v1/, served at /api/v1/openapi.json. A test checks
+that it lists every route and that real answers match its schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo.features import DEFAULT_LIMIT, MAX_BBOX_SPAN, MAX_LIMIT
+from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, ROLES
+
+J = dict[str, Any]
+
+
+def ref(name: str) -> J:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: J) -> J:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: list[str] | None = None, **properties: J) -> J:
+    return {"type": "object", "properties": properties, "required": required or list(properties)}
+
+
+STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+DATE = {"type": "string", "format": "date"}
+DATETIME = {"type": "string", "format": "date-time"}
+
+SCHEMAS: J = {
+    "Error": obj(error=obj(code=STRING, message=STRING)),
+    "Person": obj(id=INTEGER, name=STRING, title=STRING,
+                  phone={"type": "string", "description": "masked (138****1234) outside the caller's scope"}),
+    "UnitRef": obj(id=INTEGER, name=STRING),
+    "Assignment": obj(
+        ["id", "kind", "unit", "person", "post", "duty", "target", "valid_from", "valid_to"],
+        id=INTEGER, kind={"enum": list(ASSIGNMENT_KINDS)}, unit=nullable(ref("UnitRef")),
+        person=nullable(ref("Person")), post=STRING, duty=STRING, target=STRING, valid_from=DATE,
+        valid_to=nullable(DATE),
+        on=obj(type={"enum": ["area", "building", "household"]}, id=INTEGER),
+        version=INTEGER,
+    ),
+    "AreaCard": obj(
+        ["id", "code", "name", "level", "parent_id", "assignments"],
+        id=INTEGER, code=STRING, name=STRING, level={"enum": list(AREA_LEVELS)}, parent_id=nullable(INTEGER),
+        assignments={"type": "array", "items": ref("Assignment")},
+        ancestors={"type": "array", "items": ref("AreaCard")},
+    ),
+    "BuildingCard": obj(
+        ["id", "source_id", "name", "address", "areas", "assignments", "household_count", "coverage",
+         "open_issues", "geometry"],
+        id=INTEGER, source_id=nullable(STRING), name=STRING, address=STRING, floors=nullable(INTEGER),
+        use=STRING, area_id=nullable(INTEGER), geometry={"type": "object"},
+        areas={"type": "array", "items": ref("AreaCard")},
+        assignments={"type": "array", "items": ref("Assignment")},
+        household_count=INTEGER, active_household_count=INTEGER,
+        household_assignees={"type": "array", "items": obj(person=ref("Person"), households=INTEGER)},
+        coverage=obj(since=DATE, days=INTEGER, visited=INTEGER, households=INTEGER, share=nullable(NUMBER)),
+        open_issues={"type": "array", "items": obj(
+            id=INTEGER, category=STRING, status={"enum": list(ISSUE_STATUSES)}, description=STRING,
+            reported_at=DATETIME, deadline=nullable(DATE))},
+    ),
+    "Lookup": obj(lon=NUMBER, lat=NUMBER, building=nullable(ref("BuildingCard")),
+                  areas={"type": "array", "items": ref("AreaCard")}),
+    "FeatureCollection": obj(
+        ["type", "features", "numberReturned", "truncated"],
+        type={"const": "FeatureCollection"}, numberReturned=INTEGER, truncated=BOOLEAN,
+        features={"type": "array", "items": obj(["type", "id", "geometry", "properties"],
+                                                type={"const": "Feature"}, id=INTEGER,
+                                                geometry={"type": "object"}, properties={"type": "object"})},
+    ),
+    "Unit": obj(id=INTEGER, name=STRING, kind=STRING, phone=STRING, version=INTEGER),
+    "PersonRecord": obj(id=INTEGER, name=STRING, unit=nullable(ref("UnitRef")), title=STRING, phone=STRING,
+                        is_party_member=BOOLEAN, version=INTEGER),
+    "User": obj(id=INTEGER, username=STRING, role={"enum": list(ROLES)},
+                area=nullable(obj(id=INTEGER, code=STRING, name=STRING)), person_id=nullable(INTEGER),
+                active=BOOLEAN, locked=BOOLEAN, version=INTEGER),
+    "Token": obj(["id", "name", "created_at", "last_used_at", "revoked_at"], id=INTEGER, name=STRING,
+                 created_at=DATETIME, last_used_at=nullable(DATETIME), revoked_at=nullable(DATETIME),
+                 token={"type": "string", "description": "only in the answer that creates it"}),
+    "AuditEntry": obj(id=INTEGER, at=DATETIME, user_id=nullable(INTEGER), username=STRING, via=STRING,
+                      action=STRING, table=STRING, record_id=nullable(INTEGER),
+                      before=nullable({"type": "object"}), after=nullable({"type": "object"})),
+    "UnitWrite": {"type": "object", "additionalProperties": False, "properties": {
+        "name": STRING, "kind": STRING, "phone": STRING, "version": INTEGER}},
+    "PersonWrite": {"type": "object", "additionalProperties": False, "properties": {
+        "name": STRING, "unit_id": nullable(INTEGER), "title": STRING, "phone": STRING,
+        "is_party_member": BOOLEAN, "version": INTEGER}},
+    "UserWrite": {"type": "object", "additionalProperties": False, "properties": {
+        "username": STRING, "password": STRING, "role": {"enum": list(ROLES)}, "area_code": STRING,
+        "person_id": nullable(INTEGER), "active": BOOLEAN, "version": INTEGER}},
+    "AssignmentCreate": {"type": "object", "additionalProperties": False, "required": ["kind"], "properties": {
+        "kind": {"enum": list(ASSIGNMENT_KINDS)}, "area_id": INTEGER, "building_id": INTEGER,
+        "household_id": INTEGER, "unit_id": INTEGER, "person_id": INTEGER, "post": STRING, "duty": STRING,
+        "target": STRING, "valid_from": DATE, "valid_to": DATE}},
+    "AssignmentUpdate": {"type": "object", "additionalProperties": False, "required": ["version"],
+                         "properties": {"post": STRING, "duty": STRING, "target": STRING, "version": INTEGER}},
+    "AssignmentEnd": {"type": "object", "additionalProperties": False, "required": ["version"],
+                      "properties": {"valid_to": DATE, "version": INTEGER}},
+}
+
+
+def _param(name: str, schema: J, where: str = "query", required: bool = False, text: str = "") -> J:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
+            "description": text}
+
+
+def _json(schema: J) -> J:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> J:
+    text = {400: "bad input", 401: "not logged in", 403: "outside the caller's role or area", 404: "not found",
+            409: "a stale version or a state that forbids it", 415: "not JSON"}
+    return {str(s): {"description": text[s], **_json(ref("Error"))} for s in (401, *statuses)}
+
+
+def _op(summary: str, answer: J | None, *, status: int = 200, params: list[J] | None = None,
+        body: J | None = None, errors: tuple[int, ...] = (400,)) -> J:
+    op: J = {"summary": summary, "parameters": params or [],
+             "responses": {str(status): {"description": "OK", **(_json(answer) if answer else {})},
+                           **_errors(*errors)}}
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    return op
+
+
+BBOX = _param("bbox", STRING, text="minlon,minlat,maxlon,maxlat (WGS 84)")
+LIMIT = _param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT})
+PAGE = _param("page", {"type": "integer", "minimum": 1, "maximum": 10000})
+Q = _param("q", STRING, text="part of the name")
+GEOJSON = {"content": {"application/geo+json": {"schema": ref("FeatureCollection")}}}
+
+
+def _geojson_op(summary: str, params: list[J]) -> J:
+    return {"summary": summary, "parameters": params,
+            "responses": {"200": {"description": "OK", **GEOJSON}, **_errors(400)}}
+
+
+def _id(name: str) -> J:
+    return _param(name, INTEGER, "path")
+
+
+def spec() -> J:
+    array = lambda name: {"type": "array", "items": ref(name)}  # noqa: E731
+    paths: J = {
+        "/lookup": {"get": _op("The building and every area at a point, innermost first, with who is responsible",
+                               ref("Lookup"), params=[_param("lon", NUMBER, required=True),
+                                                      _param("lat", NUMBER, required=True)])},
+        "/buildings": {"get": _geojson_op(
+            f"Building footprints in a viewport (at most {MAX_BBOX_SPAN['buildings']}° across)",
+            [{**BBOX, "required": True}, LIMIT])},
+        "/buildings/{building_id}": {"get": _op("One building: areas, responsibility, households, coverage, "
+                                                "open issues", ref("BuildingCard"), params=[_id("building_id")],
+                                                errors=(404,))},
+        "/areas": {"get": _geojson_op("Areas, by level and viewport",
+                                      [_param("level", {"enum": list(AREA_LEVELS)}), BBOX, LIMIT])},
+        "/areas/{area_id}": {"get": _op("One area with its assignments and the areas above it", ref("AreaCard"),
+                                        params=[_id("area_id")], errors=(404,))},
+        "/issues": {"get": _geojson_op("Issues as points", [
+            _param("status", STRING, text="comma-separated states; 'open' = every state but closed"),
+            BBOX, _param("category", STRING), LIMIT])},
+        "/me": {"get": _op("The caller's account", ref("User"), errors=())},
+        "/me/password": {"post": _op("Change the caller's password (other logins end)",
+                                     obj(changed=BOOLEAN), errors=(400, 415),
+                                     body=obj(current_password=STRING, new_password=STRING))},
+        "/tokens": {
+            "get": _op("The caller's API tokens", array("Token"), errors=()),
+            "post": _op("Create an API token; the answer holds it, once", ref("Token"), status=201,
+                        body={"type": "object", "properties": {"name": STRING}}, errors=(400, 415)),
+        },
+        "/tokens/{token_id}": {"delete": _op("Revoke a token", ref("Token"), params=[_id("token_id")],
+                                             errors=(404,))},
+        "/units": {
+            "get": _op("Units", array("Unit"), params=[Q, PAGE]),
+            "post": _op("Create a unit (administrators)", ref("Unit"), status=201, body=ref("UnitWrite"),
+                        errors=(400, 403, 409, 415)),
+        },
+        "/units/{unit_id}": {
+            "get": _op("One unit", ref("Unit"), params=[_id("unit_id")], errors=(404,)),
+            "patch": _op("Change a unit (administrators; send the version you saw)", ref("Unit"),
+                         params=[_id("unit_id")], body=ref("UnitWrite"), errors=(400, 403, 404, 409, 415)),
+        },
+        "/people": {
+            "get": _op("People; phones masked unless county-wide", array("PersonRecord"),
+                       params=[Q, _param("unit_id", INTEGER), PAGE]),
+            "post": _op("Create a person (administrators)", ref("PersonRecord"), status=201,
+                        body=ref("PersonWrite"), errors=(400, 403, 404, 415)),
+        },
+        "/people/{person_id}": {
+            "get": _op("One person", ref("PersonRecord"), params=[_id("person_id")], errors=(404,)),
+            "patch": _op("Change a person (administrators)", ref("PersonRecord"), params=[_id("person_id")],
+                         body=ref("PersonWrite"), errors=(400, 403, 404, 409, 415)),
+        },
+        "/users": {
+            "get": _op("Accounts (administrators)", array("User"), params=[Q, PAGE], errors=(400, 403)),
+            "post": _op("Create an account (administrators)", ref("User"), status=201, body=ref("UserWrite"),
+                        errors=(400, 403, 404, 409, 415)),
+        },
+        "/users/{user_id}": {
+            "get": _op("One account (administrators)", ref("User"), params=[_id("user_id")], errors=(403, 404)),
+            "patch": _op("Change an account (administrators)", ref("User"), params=[_id("user_id")],
+                         body=ref("UserWrite"), errors=(400, 403, 404, 409, 415)),
+        },
+        "/assignments": {
+            "get": _op("Assignments in the caller's area (current ones unless all=1)", array("Assignment"),
+                       params=[_param(n, INTEGER) for n in ("area_id", "building_id", "household_id",
+                                                           "person_id")]
+                       + [_param("all", STRING), PAGE]),
+            "post": _op("Make a unit and/or person responsible for an area, building or household",
+                        ref("Assignment"), status=201, body=ref("AssignmentCreate"),
+                        errors=(400, 403, 404, 415)),
+        },
+        "/assignments/{assignment_id}": {
+            "get": _op("One assignment", ref("Assignment"), params=[_id("assignment_id")], errors=(404,)),
+            "patch": _op("Correct the post, duty or target of a current assignment", ref("Assignment"),
+                         params=[_id("assignment_id")], body=ref("AssignmentUpdate"),
+                         errors=(400, 403, 404, 409, 415)),
+        },
+        "/assignments/{assignment_id}/end": {
+            "post": _op("End an assignment (it stays as history)", ref("Assignment"),
+                        params=[_id("assignment_id")], body=ref("AssignmentEnd"),
+                        errors=(400, 403, 404, 409, 415)),
+        },
+        "/audit": {"get": _op("The audit log, newest first (administrators)", array("AuditEntry"),
+                              params=[_param("user", STRING), _param("table", STRING), _param("action", STRING),
+                                      _param("record_id", INTEGER), _param("since", DATE),
+                                      _param("until", DATE), PAGE], errors=(400, 403))},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Gridwalk API", "version": "1",
+                 "description": "Grid responsibility map. Log in with a session cookie (writes then need the "
+                                "X-CSRF-Token header) or send Authorization: Bearer TOKEN. Errors always "
+                                "have the shape {\"error\": {\"code\", \"message\"}}."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+        "paths": paths,
+    }
