@@ -191,10 +191,11 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
 
 
-def revoke_token(session: Session, token_id: int, by: User) -> ApiToken:
-    """Revoke a token; users revoke their own, administrators anyone's."""
+def revoke_token(session: Session, token_id: int, by: User | None) -> ApiToken:
+    """Revoke a token; users revoke their own, administrators (and the command line,
+    `by` None) anyone's."""
     row = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
-    if row is None or (row.user_id != by.id and by.role != "admin"):
+    if row is None or (by is not None and row.user_id != by.id and by.role != "admin"):
         raise NotFound(N_("no token with id %(id)s"), id=token_id)
     if row.revoked_at is None:
         row.revoked_at = now()

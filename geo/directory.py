@@ -164,9 +164,12 @@ def user_data(user: User) -> dict[str, Any]:
     }
 
 
-def users(session: Session, text: str | None = None, page: int = 1) -> list[User]:
+def users(session: Session, text: str | None = None, page: int = 1, page_size: int | None = PAGE_SIZE) -> list[User]:
+    """Accounts by name; a page of them, or all with page_size None."""
     stmt = search(select(User), User.username, text).order_by(User.username)
-    return list(session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    if page_size is not None:
+        stmt = stmt.limit(page_size).offset((page - 1) * page_size)
+    return list(session.scalars(stmt))
 
 
 def _area_by_code(session: Session, code: str) -> Area:

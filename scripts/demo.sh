@@ -23,7 +23,11 @@ cat <<MSG
 
   Gridwalk is serving the demo county at http://127.0.0.1:$PORT
   Log in as  admin  with password  $GRIDWALK_PASSWORD
-  (one login per role: county, township, community, grid, party, viewer — same password)
+  One login per role, all with the same password, each seeing its own area:
+MSG
+$gw users list
+cat <<MSG
+
   Stop the server with Ctrl-C; \`make stop\` stops the database.
 
 MSG

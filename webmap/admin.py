@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from geo import assignments, audit, directory
+from geo import accounts, assignments, audit, directory
 from geo.errors import GridwalkError
 from geo.models import ASSIGNMENT_KINDS, ROLES, Person, Unit, User
 from geo.scope import MANAGE_ASSIGNMENTS
@@ -132,7 +132,17 @@ def user(user_id: int) -> Page:
     found = directory.get(db.session(), User, user_id)
     return _form_page(f"{_('User')} {found.username}", _user_fields(found),
                       lambda data: directory.save_user(db.session(), scope(), data, user_id),
-                      lambda u: url_for("admin.users"), _("Save"))
+                      lambda u: url_for("admin.users"), _("Save"), template="admin/user.html", user=found)
+
+
+@bp.post("/users/<int:user_id>/logout")
+def log_out_user(user_id: int) -> Response:
+    """End every login of a user, e.g. when a phone is lost."""
+    scope().require_admin()
+    accounts.end_sessions(db.session(), directory.get(db.session(), User, user_id))
+    db.session().commit()
+    flash(_("Every login of this user has ended."), "ok")
+    return redirect(url_for("admin.user", user_id=user_id))
 
 
 # --- units ------------------------------------------------------------------------------

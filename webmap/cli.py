@@ -3,6 +3,7 @@ database, demo, import, user and token commands. Each command owns its transacti
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 import time
@@ -13,8 +14,9 @@ import click
 from flask import Flask
 from flask_babel import gettext
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.orm import Session
 
-from geo import accounts, demo, imports
+from geo import accounts, audit, demo, directory, imports
 from geo.errors import GridwalkError
 from geo.models import AREA_LEVELS, ROLES
 from webmap import create_app, db
@@ -31,6 +33,13 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     for command in (db_group, demo_command, import_group, users_group, tokens_group):
         app.cli.add_command(command)
+
+
+def _session() -> Session:
+    """The command's session; its writes are logged as made from the command line."""
+    session = db.session()
+    audit.set_actor(session, user_id=None, username=getpass.getuser(), via="cli")
+    return session
 
 
 def _fail(error: GridwalkError) -> NoReturn:
@@ -87,7 +96,7 @@ def db_current() -> None:
 @with_appcontext
 def demo_command(scale: int, if_empty: bool) -> None:
     """Load the deterministic demo county (宣恩县's county seat, modelled)."""
-    session = db.session()
+    session = _session()
     if demo.is_loaded(session):
         if if_empty:
             click.echo("demo county already loaded; keeping it")
@@ -100,6 +109,7 @@ def demo_command(scale: int, if_empty: bool) -> None:
             bar.update(max(0, int(done * 100) - bar.pos))
 
         summary = demo.load(session, scale=scale, password=password, progress=progress)
+    audit.record(session, "load", "demo", after={"scale": scale, **summary})
     session.commit()
     click.echo(f"demo county loaded in {time.monotonic() - started:.1f} s:")
     for name, count in summary.items():
@@ -142,7 +152,7 @@ def import_areas_command(
     file: Path, level: str, parent_code: str | None, id_field: str | None, name_field: str, datum: str
 ) -> None:
     """Import area polygons of one LEVEL from FILE."""
-    session = db.session()
+    session = _session()
     try:
         features = imports.read_features(file.read_bytes())
         with _progress_bar(f"importing {level} areas") as bar:
@@ -153,8 +163,17 @@ def import_areas_command(
     except GridwalkError as error:
         session.rollback()
         _fail(error)
+    _audit_import(session, "areas", file, report, level=level)
     session.commit()
     _report(report)
+
+
+def _audit_import(session: Session, table: str, file: Path, report: imports.ImportReport, **options: str) -> None:
+    # Bulk writes pass the ORM by, so the import is logged as one entry.
+    audit.record(session, "import", table, after={
+        "file": file.name, **options, "created": report.created, "updated": report.updated,
+        "rejected": len(report.rejected),
+    })
 
 
 @import_group.command("buildings")
@@ -166,7 +185,7 @@ def import_areas_command(
 @with_appcontext
 def import_buildings_command(file: Path, id_field: str | None, name_field: str, datum: str) -> None:
     """Import building footprints from FILE; each joins the compound or grid holding it."""
-    session = db.session()
+    session = _session()
     try:
         features = imports.read_features(file.read_bytes())
         with _progress_bar("importing buildings") as bar:
@@ -177,6 +196,7 @@ def import_buildings_command(file: Path, id_field: str | None, name_field: str, 
     except GridwalkError as error:
         session.rollback()
         _fail(error)
+    _audit_import(session, "buildings", file, report)
     session.commit()
     _report(report)
 
@@ -207,13 +227,23 @@ def users_create(name: str, role: str, area_code: str | None) -> None:
     password = os.environ.get("GRIDWALK_PASSWORD") or click.prompt(
         "password", hide_input=True, confirmation_prompt=True
     )
-    session = db.session()
+    session = _session()
     try:
         user = accounts.create_user(session, name, password, role, area_code)
     except GridwalkError as error:
         _fail(error)
     session.commit()
     click.echo(f"created user {user.username} ({user.role})")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """List the logins: name, role and area."""
+    session = _session()
+    for user in directory.users(session, page_size=None):
+        area = f"{user.area.name} ({user.area.code})" if user.area else "—"
+        click.echo(f"  {user.username:<16} {user.role:<10} {area}{'' if user.active else '  [inactive]'}")
 
 
 @click.group("tokens")
@@ -227,10 +257,40 @@ def tokens_group() -> None:
 @with_appcontext
 def tokens_create(name: str, label: str) -> None:
     """Create an API token for user NAME and print it (only this once)."""
-    session = db.session()
+    session = _session()
     try:
         _, token = accounts.create_token(session, name, label)
     except GridwalkError as error:
         _fail(error)
     session.commit()
     click.echo(token)
+
+
+@tokens_group.command("list")
+@click.argument("name")
+@with_appcontext
+def tokens_list(name: str) -> None:
+    """List the API tokens of user NAME (never the tokens themselves)."""
+    session = _session()
+    try:
+        user = accounts.user_named(session, name)
+    except GridwalkError as error:
+        _fail(error)
+    for token in accounts.tokens_of(session, user):
+        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        click.echo(f"{token.id:>6}  {state:<18} last used {used:<16} {token.name}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke(token_id: int) -> None:
+    """Revoke the API token with id TOKEN_ID (from `gridwalk tokens list`)."""
+    session = _session()
+    try:
+        accounts.revoke_token(session, token_id, None)
+    except GridwalkError as error:
+        _fail(error)
+    session.commit()
+    click.echo(f"revoked token {token_id}")

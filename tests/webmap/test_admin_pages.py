@@ -139,3 +139,12 @@ def test_the_password_form_checks_the_current_password(page_as):
     assert "当前密码不正确" in me.get(wrong.location).get_data(as_text=True)
     right = post(me, "/account/password", current_password="correct horse", new_password="a new secret")
     assert "密码已修改" in me.get(right.location).get_data(as_text=True)
+
+
+def test_an_admin_logs_a_user_out_everywhere(page_as, role_users):
+    lost_phone = page_as("grid")
+    assert lost_phone.get("/api/v1/me").status_code == 200
+    admin = page_as("admin")
+    assert post(admin, f"/admin/users/{role_users['grid'].id}/logout").status_code == 302
+    assert lost_phone.get("/api/v1/me").status_code == 401
+    assert admin.get("/api/v1/me").status_code == 200

@@ -71,3 +71,23 @@ def test_a_token_from_the_cli_opens_the_api(app, client, session, admin_user, wo
     assert response.status_code == 200 and response.get_json()["name"] == "文澜社区"
     missing = app.test_cli_runner().invoke(args=["tokens", "create", "nobody"])
     assert missing.exit_code != 0 and "nobody" in missing.output
+
+
+def test_tokens_are_listed_without_their_secret_and_revoked_from_the_cli(app, client, session, admin_user, world):
+    runner = app.test_cli_runner()
+    token = runner.invoke(args=["tokens", "create", "admin", "--label", "QGIS"]).output.strip()
+    listing = runner.invoke(args=["tokens", "list", "ADMIN"])
+    assert listing.exit_code == 0 and "QGIS" in listing.output and token not in listing.output
+    token_id = listing.output.split()[0]
+    assert runner.invoke(args=["tokens", "revoke", token_id]).exit_code == 0
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_cli_writes_are_in_the_audit_log(app, session, world, monkeypatch):
+    from geo.models import AuditEntry
+
+    monkeypatch.setenv("GRIDWALK_PASSWORD", "a long secret")
+    app.test_cli_runner().invoke(args=["users", "create", "auditee", "--role", "viewer"])
+    entry = session.query(AuditEntry).filter_by(table_name="users", action="create").one()
+    assert entry.via == "cli" and entry.after["username"] == "auditee"

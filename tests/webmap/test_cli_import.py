@@ -119,3 +119,12 @@ def test_a_crash_midway_leaves_nothing_of_the_file(
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
     assert len(calls) == 2
     assert session.scalars(select(Area.code).where(Area.code.in_(["G-ok", "G-3d"]))).all() == []
+
+
+def test_an_import_is_logged_as_one_audit_entry(app: Any, session: Session) -> None:
+    from geo.models import AuditEntry
+
+    run(app, "areas", str(XUANEN), "--level", "county", "--id-field", "adcode", "--from", "gcj02")
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).one()
+    assert entry.table_name == "areas" and entry.via == "cli"
+    assert entry.after == {"file": XUANEN.name, "level": "county", "created": 1, "updated": 0, "rejected": 0}
