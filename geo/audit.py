@@ -22,6 +22,8 @@ from geo.models import AuditEntry, Base
 REDACTED = "[redacted]"
 _SECRET = {"password_hash", "token_hash"}
 _BOOKKEEPING = {"created_at", "updated_at", "version", "failed_logins", "locked_until", "last_used_at"}
+# Opening and closing browser logins is not a change to the county's records.
+_UNAUDITED = {"audit_log", "login_sessions"}
 
 
 def set_actor(session: Session, *, user_id: int | None, username: str, via: str) -> None:
@@ -109,15 +111,17 @@ def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
 def _after_flush(session: Session, _context: Any) -> None:
     rows = []
     for obj in session.new:
-        if isinstance(obj, Base) and not isinstance(obj, AuditEntry):
+        if isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED:
             rows.append(_entry(session, "create", obj.__tablename__, _id(obj), None, _snapshot(obj)))
     for obj in session.dirty:
-        if isinstance(obj, Base) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED and session.is_modified(
+            obj, include_collections=False
+        ):
             before, after = _changes(obj)
             if after:
                 rows.append(_entry(session, "update", obj.__tablename__, _id(obj), before, after))
     for obj in session.deleted:
-        if isinstance(obj, Base):
+        if isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED:
             rows.append(_entry(session, "delete", obj.__tablename__, _id(obj), _snapshot(obj), None))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
@@ -131,9 +135,7 @@ def _id(obj: Base) -> int | None:
 
 PAGE_SIZE = 50
 ACTIONS = ("create", "update", "delete", "import", "load")
-TABLES = tuple(sorted(
-    t.name for t in Base.metadata.sorted_tables if t.name not in ("audit_log", "login_sessions")
-))
+TABLES = tuple(sorted(t.name for t in Base.metadata.sorted_tables if t.name not in _UNAUDITED))
 
 
 def entries(

@@ -130,7 +130,7 @@ def new_user() -> Page:
 def user(user_id: int) -> Page:
     scope().require_admin()
     found = directory.get(db.session(), User, user_id)
-    return _form_page(f"{_('User')} {found.username}", _user_fields(found),
+    return _form_page(_("User %(name)s", name=found.username), _user_fields(found),
                       lambda data: directory.save_user(db.session(), scope(), data, user_id),
                       lambda u: url_for("admin.users"), _("Save"), template="admin/user.html", user=found)
 
