@@ -32,6 +32,7 @@ _MISSING = {
     "Unit": N_("no unit with id %(id)s"),
     "Person": N_("no person with id %(id)s"),
     "User": N_("no user with id %(id)s"),
+    "Patrol": N_("no patrol with id %(id)s"),
 }
 
 

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from geo.errors import N_, BadRequest
 from geo.geometry import SRID
-from geo.models import AREA_LEVELS, ISSUE_STATUSES, Area, Building, Issue
+from geo.issues import Filters, overdue, readable
+from geo.models import AREA_LEVELS, Area, Building, Issue
 from geo.scope import Scope
 
 DEFAULT_LIMIT = 2000
@@ -136,33 +137,13 @@ def areas(
 
 
 def issues(
-    session: Session,
-    bbox: BBox | None,
-    scope: Scope,
-    statuses: Sequence[str] = (),
-    category: str | None = None,
-    limit: int = DEFAULT_LIMIT,
+    session: Session, bbox: BBox | None, scope: Scope, filters: Filters, limit: int = DEFAULT_LIMIT, offset: int = 0
 ) -> str:
-    """Issues as points; `statuses` may include 'open', meaning every state but closed."""
-    stmt = select().select_from(Issue).where(scope.reads(Issue.area_id))
-    wanted = set(statuses)
-    unknown = wanted - set(ISSUE_STATUSES) - {"open"}
-    if unknown:
-        raise BadRequest(
-            N_("status must be 'open' or one of %(statuses)s"), statuses=", ".join(ISSUE_STATUSES)
-        )
-    if wanted:
-        if "open" in wanted:
-            wanted |= set(ISSUE_STATUSES) - {"closed"}
-            wanted.discard("open")
-        stmt = stmt.where(Issue.status.in_(sorted(wanted)))
-    if category:
-        stmt = stmt.where(Issue.category == category)
+    """Issues as points, filtered as the issue list is (state, category, unit, area, dates)."""
+    stmt = select().select_from(Issue).where(readable(scope))
     if bbox is not None:
-        env = bbox.envelope()
-        stmt = stmt.where(Issue.geom.op("&&")(env))
-    overdue = (Issue.deadline < func.current_date()) & (Issue.status != "closed")
-    stmt = stmt.add_columns(
+        stmt = stmt.where(Issue.geom.op("&&")(bbox.envelope()))
+    stmt = filters.apply(stmt).add_columns(
         _feature(
             Issue.id,
             Issue.geom,
@@ -171,9 +152,10 @@ def issues(
             description=func.left(Issue.description, 200),
             reported_at=Issue.reported_at,
             deadline=Issue.deadline,
-            overdue=func.coalesce(overdue, False),
+            overdue=func.coalesce(overdue(), False),
             area_id=Issue.area_id,
             building_id=Issue.building_id,
+            unit_id=Issue.unit_id,
         )
-    ).order_by(Issue.reported_at.desc(), Issue.id.desc())
+    ).offset(offset)
     return _collection(session, stmt, limit)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -297,14 +298,39 @@ class IssueEvent(Base):
     issue: Mapped[Issue] = relationship(back_populates="events")
 
 
+class IssueCategory(Base):
+    """A kind of problem officers report (环境卫生, 占道经营 …); administrators keep the list."""
+
+    __tablename__ = "issue_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
 class IssuePhoto(Base):
+    """A photo of an issue (at report, or after it was solved). Kept in the database, not on
+    a disk: it is written in the same transaction as its issue, so a failed report leaves
+    no orphan file, and every app process serves it."""
+
     __tablename__ = "issue_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_events.id", ondelete="CASCADE"))
-    path: Mapped[str] = mapped_column(String(300))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_events.id", ondelete="CASCADE"), index=True)
     content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # A smaller JPEG for phones (at most DISPLAY_SIZE pixels on its longer side).
+    display: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    # From the photo's EXIF data, when it has them.
     taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=4326))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -27,14 +27,14 @@ ADMIN = "admin"
 
 def subtree(area_id: int) -> Select[tuple[int]]:
     """The ids of an area and everything under it."""
-    tree = select(Area.id).where(Area.id == area_id).cte("subtree", recursive=True)
+    tree = select(Area.id).where(Area.id == area_id).cte(recursive=True)
     tree = tree.union_all(select(Area.id).where(Area.parent_id == tree.c.id))
     return select(tree.c.id)
 
 
 def ancestors(area_id: int) -> Select[tuple[int]]:
     """The ids of the areas above an area (not the area itself)."""
-    up = select(Area.parent_id.label("id")).where(Area.id == area_id).cte("ancestors", recursive=True)
+    up = select(Area.parent_id.label("id")).where(Area.id == area_id).cte(recursive=True)
     up = up.union_all(select(Area.parent_id).where(Area.id == up.c.id, Area.parent_id.is_not(None)))
     return select(up.c.id).where(up.c.id.is_not(None))
 

@@ -270,3 +270,22 @@ def demo_url() -> Iterator[str]:
     engine.dispose()
     yield url
     drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def committed_world() -> Iterator[dict[str, object]]:
+    """The world committed in a database of its own, for tests that need several
+    connections at once (concurrency); with a grid member's API token."""
+    from geo import accounts
+
+    name = f"gridwalk_world_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        world = build_world(s)
+        user = accounts.create_user(s, "grid-user", PASSWORD, "grid", world.grid_west.code)
+        _, token = accounts.create_token(s, user, "concurrency")
+        s.commit()
+    yield {"url": url, "engine": engine, "token": token}
+    engine.dispose()
+    drop_database(name)

@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from webmap import account, admin, api, auth, cli, db, errors, i18n, mapview, security
+    from webmap import account, admin, api, auth, cli, db, errors, i18n, mapview, open311, security
 
     db.init_app(app)
     i18n.init_app(app)
@@ -55,5 +55,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(open311.bp)
     cli.init_app(app)
     return app

@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
 
-from geo import accounts, assignments, audit, directory, features, responsibility
+from geo import accounts, assignments, audit, directory, features, patrols, photos, responsibility
+from geo import issues as issues_domain
 from geo.errors import N_, BadRequest, Unauthorized, UnsupportedMediaType
 from geo.models import Person, Unit, User
 from geo.validate import Fields
@@ -107,14 +108,80 @@ def area(area_id: int) -> Any:
     return jsonify(responsibility.area_card(db.session(), area_id, scope()))
 
 
+def issue_filters() -> issues_domain.Filters:
+    return issues_domain.Filters.read({k: v for k, v in request.args.items() if k in issues_domain.LIST_FIELDS})
+
+
 @bp.get("/issues")
 def issues() -> Response:
     bbox = _bbox("issues", required=False)
-    statuses = [s for s in (request.args.get("status") or "").split(",") if s]
     limit = features.checked_limit(_integer("limit"))
-    return _geojson(
-        features.issues(db.session(), bbox, scope(), statuses, request.args.get("category") or None, limit)
-    )
+    offset = _integer("offset") or 0
+    return _geojson(features.issues(db.session(), bbox, scope(), issue_filters(), limit, offset))
+
+
+def _body_and_files() -> tuple[Any, list[tuple[str, bytes]]]:
+    """A write's fields and photos: JSON, or a multipart form with files named "photos"."""
+    if request.mimetype != "multipart/form-data":
+        return _body(), []
+    unknown = set(request.files) - {"photos"}
+    if unknown:
+        raise BadRequest(N_("unknown field: %(field)s"), code="unknown_field", field=sorted(unknown)[0][:40])
+    files = []
+    for upload in request.files.getlist("photos"):
+        # Read one byte past the limit: enough to know a file is too large.
+        try:
+            files.append((upload.filename or "photo", upload.stream.read(photos.MAX_BYTES + 1)))
+        finally:
+            upload.close()  # a large upload sits in a temporary file
+    return request.form.to_dict(), files
+
+
+@bp.post("/issues")
+def report_issue() -> Any:
+    body, files = _body_and_files()
+    filed = issues_domain.report(db.session(), scope(), body, files)
+    _commit()
+    payload = issues_domain.detail(db.session(), scope(), filed.issue)
+    return (jsonify(payload), 201) if filed.created else jsonify(payload)
+
+
+@bp.get("/issues/nearby")
+def nearby_issues() -> Any:
+    lon, lat = _number("lon"), _number("lat")
+    category = request.args.get("category") or None
+    return jsonify(issues_domain.nearby(db.session(), scope(), lon, lat, category))  # type: ignore[arg-type]
+
+
+@bp.get("/issues/<int:issue_id>")
+def issue(issue_id: int) -> Any:
+    found = issues_domain.one(db.session(), scope(), issue_id)
+    return jsonify(issues_domain.detail(db.session(), scope(), found))
+
+
+@bp.post("/issues/<int:issue_id>/events")
+def issue_step(issue_id: int) -> Any:
+    body, files = _body_and_files()
+    event = issues_domain.step(db.session(), scope(), issue_id, body, files)
+    _commit()
+    found = issues_domain.one(db.session(), scope(), event.issue_id)
+    return jsonify(issues_domain.detail(db.session(), scope(), found)), 201
+
+
+@bp.get("/issues/<int:issue_id>/photos/<int:photo_id>")
+def issue_photo(issue_id: int, photo_id: int) -> Response:
+    size = request.args.get("size", "display")
+    if size not in ("display", "original"):
+        raise BadRequest(N_("size must be display or original"))
+    content_type, data = issues_domain.photo(db.session(), scope(), issue_id, photo_id, size == "display")
+    response = Response(data, mimetype=content_type)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.get("/categories")
+def categories() -> Any:
+    return jsonify([{"code": c.code, "name": c.name} for c in issues_domain.categories(db.session())])
 
 
 # --- writes and the directory -------------------------------------------------------------
@@ -346,3 +413,43 @@ def audit_log() -> Any:
 
 def _date(name: str) -> Any:
     return Fields({name: request.args.get(name)}, (name,)).date(name)
+
+
+# patrols
+
+
+def _patrol_summary(p: Any) -> dict[str, Any]:
+    return {"id": p.id, "title": p.title, "area_id": p.area_id, "started_at": p.started_at.isoformat(),
+            "ended_at": p.ended_at.isoformat() if p.ended_at else None}
+
+
+@bp.get("/patrols")
+def patrols_list() -> Any:
+    running = request.args.get("running") in ("1", "true")
+    return jsonify([_patrol_summary(p) for p in patrols.recent(db.session(), scope(), running_only=running)])
+
+
+@bp.post("/patrols")
+def start_patrol() -> Any:
+    patrol = patrols.start(db.session(), scope(), _body())
+    _commit()
+    return _created(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol.id)))
+
+
+@bp.get("/patrols/<int:patrol_id>")
+def patrol(patrol_id: int) -> Any:
+    return jsonify(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id)))
+
+
+@bp.post("/patrols/<int:patrol_id>/track")
+def patrol_track(patrol_id: int) -> Any:
+    patrols.record(db.session(), scope(), patrol_id, _body(), ending=False)
+    _commit()
+    return jsonify(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id)))
+
+
+@bp.post("/patrols/<int:patrol_id>/end")
+def end_patrol(patrol_id: int) -> Any:
+    patrols.record(db.session(), scope(), patrol_id, _body(), ending=True)
+    _commit()
+    return jsonify(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id)))

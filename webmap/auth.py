@@ -44,8 +44,12 @@ def load_user() -> None:
     if request.endpoint == "static":
         return
     header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        user = accounts.user_for_token(db.session(), header[7:].strip())
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if token is None and request.path.startswith("/open311/"):
+        # Open311 clients send their key as a parameter.
+        token = request.values.get("api_key")
+    if token is not None:
+        user = accounts.user_for_token(db.session(), token)
         if user is None:
             raise Unauthorized(N_("the API token is not valid"), code="invalid_token")
         g.user, g.via_token = user, True

@@ -27,7 +27,8 @@ _HTTP = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith(("/api/", "/open311/"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def error_response(status: int, code: str, text: str) -> Response | tuple[str, int]:

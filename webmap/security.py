@@ -42,7 +42,7 @@ def _headers(response: Response) -> Response:
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce()}'",
         f"style-src 'self' 'nonce-{nonce()}'",
-        f"img-src 'self' data: {tiles}".strip(),
+        f"img-src 'self' data: blob: {tiles}".strip(),
         "connect-src 'self'",
         "font-src 'self'",
         "object-src 'none'",
@@ -58,7 +58,7 @@ def _headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
     if current_app.config["SESSION_COOKIE_SECURE"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.endpoint != "static":
+    if request.endpoint not in ("static", "api.issue_photo"):
         # Pages and answers may hold personal data: no copies in shared caches.
         headers.setdefault("Cache-Control", "no-store")
     return response

@@ -80,6 +80,12 @@ def test_answers_match_their_schemas(app, spec, world, role_users):
         ("get", "/tokens", "/api/v1/tokens", None),
         ("post", "/tokens", "/api/v1/tokens", {"name": "QGIS"}),
         ("get", "/audit", "/api/v1/audit", None),
+        ("get", "/categories", "/api/v1/categories", None),
+        ("post", "/issues", "/api/v1/issues", {"lon": 109.4745, "lat": 29.9845, "category": "环境卫生"}),
+        ("post", "/issues", "/api/v1/issues", {"lon": 110.5, "lat": 29.9845, "category": "环境卫生"}),
+        ("get", "/issues/nearby", "/api/v1/issues/nearby?lon=109.4745&lat=29.9845", None),
+        ("post", "/patrols", "/api/v1/patrols", {"area_id": w.grid_west.id, "unit_ids": [w.unit.id]}),
+        ("get", "/patrols", "/api/v1/patrols", None),
     ]
     for method, path, url, body in calls:
         response = getattr(admin, method)(url, json=body) if body is not None else getattr(admin, method)(url)
@@ -94,6 +100,21 @@ def test_answers_match_their_schemas(app, spec, world, role_users):
           "/assignments/{assignment_id}/end", "post")
     check(spec, admin.post(f"/api/v1/assignments/{created['id']}/end", json={"version": 3}),
           "/assignments/{assignment_id}/end", "post")  # 409
+    issue = admin.post("/api/v1/issues", json={"lon": 109.4745, "lat": 29.9845, "category": "绿化"}).get_json()
+    check(spec, admin.get(f"/api/v1/issues/{issue['id']}"), "/issues/{issue_id}", "get")
+    check(spec, admin.post(f"/api/v1/issues/{issue['id']}/events", json={"kind": "verify", "version": 1}),
+          "/issues/{issue_id}/events", "post")  # 409: not resolved yet
+    check(spec, admin.post(f"/api/v1/issues/{issue['id']}/events", json={"kind": "comment", "version": 1,
+                                                                         "note": "看过"}),
+          "/issues/{issue_id}/events", "post")
+    check(spec, admin.get(f"/api/v1/issues/{issue['id']}/photos/1"), "/issues/{issue_id}/photos/{photo_id}", "get")
+    patrol = admin.get("/api/v1/patrols").get_json()[0]
+    check(spec, admin.get(f"/api/v1/patrols/{patrol['id']}"), "/patrols/{patrol_id}", "get")
+    check(spec, admin.post(f"/api/v1/patrols/{patrol['id']}/track",
+                           json={"track": [[109.471, 29.981], [109.472, 29.982], [109.473, 29.981]]}),
+          "/patrols/{patrol_id}/track", "post")
+    check(spec, admin.post(f"/api/v1/patrols/{patrol['id']}/end", json={}), "/patrols/{patrol_id}/end", "post")
+    check(spec, admin.post(f"/api/v1/patrols/{patrol['id']}/end", json={}), "/patrols/{patrol_id}/end", "post")
     token = admin.post("/api/v1/tokens", json={}).get_json()
     check(spec, admin.delete(f"/api/v1/tokens/{token['id']}"), "/tokens/{token_id}", "delete")
     wrong_type = admin.post("/api/v1/me/password", data="x", content_type="text/plain")

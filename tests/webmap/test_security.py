@@ -29,7 +29,7 @@ def test_the_policy_allows_the_configured_tile_host_only(logged_in, world, app):
     assert "tile" not in logged_in.get("/").headers["Content-Security-Policy"]
     app.config["TILE_URL"] = "https://{s}.tiles.example.cn/{z}/{x}/{y}.png"
     policy = logged_in.get("/").headers["Content-Security-Policy"]
-    assert "img-src 'self' data: https://*.tiles.example.cn" in policy
+    assert "img-src 'self' data: blob: https://*.tiles.example.cn" in policy
 
 
 def test_api_answers_and_the_login_page_have_the_headers_too(client, logged_in, world):

@@ -1,0 +1,520 @@
+"""Field issues (问题) and their workflow: 发现 reported → 现场会 on-site meeting → 解决
+resolved → 核查 verified and closed; or 转办 referred to another unit, and 重新打开 reopened.
+
+An issue is routed by where it is (geo.routing) when it is reported, and the routing is
+kept with its first event, so the record says who it went to even after assignments
+change. Every step is an event: who, when, where, a note and what was decided. A step
+the current state does not allow, or one taken on a version of the issue someone else
+has changed since, is refused with Conflict (409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2 import Geography
+from sqlalchemy import Select, and_, case, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from geo import photos as photo_files
+from geo.directory import check_version, get
+from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
+from geo.geometry import SRID, lonlat_point, to_element, to_geometry
+from geo.models import (
+    ISSUE_STATUSES, Area, Building, Issue, IssueCategory, IssueEvent, IssuePhoto, Patrol, Person, Unit, User,
+)
+from geo.responsibility import area_chain
+from geo.routing import route
+from geo.scope import Scope, mask_phone, subtree
+from geo.validate import Fields
+
+DESCRIPTION_MAX = 4000
+NOTE_MAX = 4000
+OPEN = ("reported", "meeting", "referred", "resolved")
+# Who works issues (in their area); party members report and comment.
+WORKERS = frozenset({"admin", "county", "township", "community", "grid"})
+REPORTERS = WORKERS | {"party"}
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+# Each step: the states it may be taken from, and the state it leads to (None: unchanged).
+STEPS: dict[str, tuple[frozenset[str], str | None]] = {
+    "meeting": (frozenset({"reported", "meeting", "referred"}), "meeting"),
+    "resolve": (frozenset({"reported", "meeting", "referred"}), "resolved"),
+    "verify": (frozenset({"resolved"}), "closed"),
+    "refer": (frozenset({"reported", "meeting", "referred"}), "referred"),
+    "reopen": (frozenset({"resolved", "closed"}), "reported"),
+    "comment": (frozenset(ISSUE_STATUSES), None),
+}
+EVENT_FIELDS = ("kind", "version", "note", "decision", "unit_id", "deadline", "attending_unit_ids",
+                "attending_person_ids", "lon", "lat")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def readable(scope: Scope) -> Any:
+    """Issues the user may read: those in their area, and those they reported."""
+    if scope.user_id is None:
+        return scope.reads(Issue.area_id)
+    return or_(scope.reads(Issue.area_id), Issue.reported_by_id == scope.user_id)
+
+
+def one(session: Session, scope: Scope, issue_id: int) -> Issue:
+    found = None
+    if 0 < issue_id < 2**31:
+        found = session.scalars(select(Issue).where(Issue.id == issue_id, readable(scope))).first()
+    if found is None:
+        raise NotFound(N_("no issue with id %(id)s"), id=issue_id)
+    return found
+
+
+def categories(session: Session, active_only: bool = True) -> list[IssueCategory]:
+    stmt = select(IssueCategory).order_by(IssueCategory.position, IssueCategory.id)
+    if active_only:
+        stmt = stmt.where(IssueCategory.active)
+    return list(session.scalars(stmt))
+
+
+def _category(session: Session, code: str) -> IssueCategory:
+    found = session.scalar(select(IssueCategory).where(IssueCategory.code == code, IssueCategory.active))
+    if found is None:
+        raise BadRequest(N_("unknown category: %(category)s"), code="unknown_category", category=code[:40])
+    return found
+
+
+def overdue() -> Any:
+    return and_(Issue.deadline < func.current_date(), Issue.status != "closed")
+
+
+def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
+    """The issue with its routing, timeline and photos, as the issue panel shows it."""
+    point = to_geometry(issue.geom)
+    events = session.scalars(
+        select(IssueEvent).where(IssueEvent.issue_id == issue.id).order_by(IssueEvent.at, IssueEvent.id)
+    ).all()
+    photos = session.execute(
+        select(IssuePhoto.id, IssuePhoto.event_id, IssuePhoto.taken_at, IssuePhoto.width, IssuePhoto.height)
+        .where(IssuePhoto.issue_id == issue.id).order_by(IssuePhoto.id)
+    ).all()
+    names = _names(session, events, issue)
+    personal = bool(issue.area_id) and issue.area_id in scope.personal_areas(session, [issue.area_id])
+    category = session.scalar(select(IssueCategory.name).where(IssueCategory.code == issue.category))
+    return {
+        "id": issue.id,
+        "client_id": issue.client_id,
+        "category": issue.category,
+        "category_name": category or issue.category,
+        "description": issue.description,
+        "status": issue.status,
+        "lon": point.x,
+        "lat": point.y,
+        "building": names["building"],
+        "areas": names["areas"],
+        "unit": names["units"].get(issue.unit_id),
+        "patrol_id": issue.patrol_id,
+        "reported_at": issue.reported_at.isoformat(),
+        "reported_by": names["users"].get(issue.reported_by_id),
+        "deadline": issue.deadline.isoformat() if issue.deadline else None,
+        "overdue": bool(issue.deadline and issue.deadline < _today(session) and issue.status != "closed"),
+        "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
+        "routed_to": _routed_to(session, events, personal),
+        "events": [_event_data(e, names, photos, personal) for e in events],
+        "photos": [{"id": p.id, "event_id": p.event_id} for p in photos],
+        "version": issue.version,
+        "allowed": allowed_steps(scope, issue),
+    }
+
+
+def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict[str, Any]:
+    unit_ids = {issue.unit_id, *(e.unit_id for e in events)}
+    user_ids = {issue.reported_by_id, *(e.user_id for e in events)}
+    for e in events:
+        unit_ids |= set(e.data.get("attending_unit_ids", []))
+    units = {u.id: {"id": u.id, "name": u.name}
+             for u in session.scalars(select(Unit).where(Unit.id.in_([i for i in unit_ids if i])))}
+    users = {u.id: u.username for u in session.scalars(select(User).where(User.id.in_([i for i in user_ids if i])))}
+    building = None
+    if issue.building_id:
+        b = session.get(Building, issue.building_id)
+        building = {"id": b.id, "name": b.name, "address": b.address} if b else None
+    areas = []
+    if issue.area_id:
+        areas = [{"id": a.id, "name": a.name, "level": a.level}
+                 for a in area_chain(session, issue.area_id, Scope.system())]
+    return {"units": units, "users": users, "building": building, "areas": areas}
+
+
+def _routed_to(session: Session, events: Sequence[IssueEvent], personal: bool) -> dict[str, Any] | None:
+    reported = next((e for e in events if e.kind == "reported"), None)
+    if reported is None or "routing" not in reported.data:
+        return None
+    routing = reported.data["routing"]
+    people = session.scalars(select(Person).where(Person.id.in_(routing.get("person_ids", [])))).all()
+    order = {pid: i for i, pid in enumerate(routing.get("person_ids", []))}
+    unit = session.get(Unit, routing["unit_id"]) if routing.get("unit_id") else None
+    return {
+        "unit": {"id": unit.id, "name": unit.name} if unit else None,
+        "people": [
+            {"id": p.id, "name": p.name, "title": p.title, "phone": p.phone if personal else mask_phone(p.phone)}
+            for p in sorted(people, key=lambda p: order[p.id])
+        ],
+    }
+
+
+def _event_data(e: IssueEvent, names: dict[str, Any], photos: Sequence[Any], personal: bool) -> dict[str, Any]:
+    data = {k: v for k, v in e.data.items() if k != "routing"}
+    if "attending_unit_ids" in data:
+        data["attending_units"] = [names["units"].get(i, {"id": i, "name": ""}) for i in data["attending_unit_ids"]]
+    point = to_geometry(e.geom) if e.geom is not None else None
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "at": e.at.isoformat(),
+        "by": names["users"].get(e.user_id),
+        "unit": names["units"].get(e.unit_id),
+        "note": e.note,
+        "data": data,
+        "lon": point.x if point else None,
+        "lat": point.y if point else None,
+        "photo_ids": [p.id for p in photos if p.event_id == e.id],
+    }
+
+
+def allowed_steps(scope: Scope, issue: Issue) -> list[str]:
+    """The steps this user may take on the issue now (for the buttons the panel shows)."""
+    kinds = [k for k, (sources, _) in STEPS.items() if issue.status in sources]
+    if scope.role in WORKERS:
+        return kinds
+    return ["comment"] if scope.role in REPORTERS else []
+
+
+def _today(session: Session) -> dt.date:
+    return session.scalar(select(func.current_date()))  # type: ignore[return-value]
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    issue: Issue
+    created: bool
+
+
+def _point(fields: Fields) -> tuple[float, float]:
+    lon = _coordinate(fields, "lon")
+    lat = _coordinate(fields, "lat")
+    lonlat_point(lon, lat)
+    return lon, lat
+
+
+def _coordinate(fields: Fields, name: str) -> float:
+    raw = fields.data.get(name)
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", raw, re.ASCII):
+        raw = float(raw)
+    if raw is None or raw == "":
+        raise BadRequest(N_("%(field)s is required"), code="missing_field", field=name)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise BadRequest(N_("%(field)s must be a number"), field=name)
+    value = float(raw)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadRequest(N_("%(field)s must be a number"), field=name)
+    return value
+
+
+def _photos(files: Sequence[tuple[str, bytes]]) -> list[photo_files.Photo]:
+    if len(files) > photo_files.MAX_PHOTOS:
+        raise BadRequest(N_("at most %(n)s photos"), code="too_many_photos", n=photo_files.MAX_PHOTOS)
+    return [photo_files.read_photo(data, name) for name, data in files]
+
+
+def report(
+    session: Session, scope: Scope, body: Any, files: Sequence[tuple[str, bytes]] = ()
+) -> Report:
+    """File an issue, routed by its location. With a client_id already used by this user,
+    the first issue is returned (created False) and nothing is written: retries from a
+    phone's offline queue land once."""
+    if scope.role not in REPORTERS or scope.user_id is None:
+        raise Forbidden(N_("your role may not report issues"))
+    fields = Fields(body, ("lon", "lat", "category", "description", "client_id", "patrol_id"))
+    client_id = fields.text("client_id", max_length=64) or None
+    if client_id is not None and not _CLIENT_ID.match(client_id):
+        raise BadRequest(N_("client_id must be 8 to 64 letters, digits or . _ : -"), code="bad_client_id")
+    if client_id is not None:
+        earlier = _earlier(session, scope, client_id)
+        if earlier is not None:
+            return Report(earlier, created=False)
+    lon, lat = _point(fields)
+    category = _category(session, fields.text("category", max_length=32, required=True))
+    description = fields.text("description", max_length=DESCRIPTION_MAX, multiline=True)
+    patrol_id = fields.integer("patrol_id")
+    if patrol_id is not None:
+        patrol = get(session, Patrol, patrol_id)
+        if patrol.ended_at is not None:
+            raise Conflict(N_("that patrol has ended"), code="patrol_ended")
+    pictures = _photos(files)
+    routing = route(session, lon, lat)
+
+    geom = to_element(lonlat_point(lon, lat))
+    issue = Issue(
+        client_id=client_id, category=category.code, description=description, status="reported", geom=geom,
+        building_id=routing.building_id, area_id=routing.area_id, unit_id=routing.unit_id,
+        reported_by_id=scope.user_id, patrol_id=patrol_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(issue)
+            session.flush()
+    except IntegrityError:
+        # The same report arrived twice at once; the other request stored it first.
+        earlier = _earlier(session, scope, client_id) if client_id else None
+        if earlier is None:
+            raise
+        return Report(earlier, created=False)
+    event = IssueEvent(
+        issue_id=issue.id, kind="reported", user_id=scope.user_id, unit_id=routing.unit_id, note=description,
+        geom=geom,
+        data={"routing": {"building_id": routing.building_id, "area_ids": routing.area_ids,
+                          "unit_id": routing.unit_id, "person_ids": routing.person_ids}},
+    )
+    session.add(event)
+    session.flush()
+    _store_photos(session, issue, event, pictures)
+    return Report(issue, created=True)
+
+
+def _earlier(session: Session, scope: Scope, client_id: str) -> Issue | None:
+    earlier = session.scalars(select(Issue).where(Issue.client_id == client_id)).first()
+    if earlier is not None and earlier.reported_by_id != scope.user_id:
+        raise Conflict(N_("this client_id belongs to another user's report"), code="client_id_taken")
+    return earlier
+
+
+def _store_photos(session: Session, issue: Issue, event: IssueEvent, pictures: list[photo_files.Photo]) -> None:
+    for p in pictures:
+        session.add(IssuePhoto(
+            issue_id=issue.id, event_id=event.id, content_type=p.content_type, data=p.data, display=p.display,
+            width=p.width, height=p.height, size=len(p.data), taken_at=p.taken_at,
+            geom=to_element(lonlat_point(*p.lonlat)) if p.lonlat else None,
+        ))
+    session.flush()
+
+
+def nearby(session: Session, scope: Scope, lon: float, lat: float, category: str | None,
+           metres: float = 50) -> list[dict[str, Any]]:
+    """Open issues (of the category, if given) within `metres`: "is it one of these?"."""
+    lonlat_point(lon, lat)
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    metres_away = func.ST_Distance(cast(Issue.geom, Geography(srid=SRID)), cast(point, Geography(srid=SRID)))
+    stmt = (
+        select(Issue.id, Issue.category, Issue.status, Issue.description, Issue.reported_at, metres_away.label("d"))
+        # A box in degrees first (a degree is over 90 km here), so the GiST index finds the
+        # few candidates; then the distance in metres on the sphere.
+        .where(Issue.geom.op("&&")(func.ST_Expand(point, metres / 90_000)), metres_away <= metres,
+               Issue.status.in_(OPEN), readable(scope))
+        .order_by("d").limit(10)
+    )
+    if category:
+        stmt = stmt.where(Issue.category == category)
+    return [
+        {"id": r.id, "category": r.category, "status": r.status, "description": r.description[:200],
+         "reported_at": r.reported_at.isoformat(), "metres": round(r.d, 1)}
+        for r in session.execute(stmt)
+    ]
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+def _ids(fields: Fields, name: str) -> list[int]:
+    raw = fields.data.get(name)
+    if raw in (None, "", []):
+        return []
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list) or len(raw) > 50:
+        raise BadRequest(N_("%(field)s must be a list of ids"), field=name)
+    return [Fields({name: v}, (name,)).integer(name, required=True) or 0 for v in raw]
+
+
+def step(
+    session: Session, scope: Scope, issue_id: int, body: Any, files: Sequence[tuple[str, bytes]] = ()
+) -> IssueEvent:
+    """Take one step of the workflow (or comment), as the version the user saw."""
+    issue = one(session, scope, issue_id)
+    fields = Fields(body, EVENT_FIELDS)
+    kind = fields.choice("kind", tuple(STEPS), required=True) or ""
+    if scope.role not in WORKERS and not (kind == "comment" and scope.role in REPORTERS):
+        raise Forbidden(N_("your role may not do this to an issue"))
+    if kind != "comment" and scope.role in WORKERS and not scope.county_wide:
+        scope.require_area(session, issue.area_id)
+    check_version(issue, fields)
+    sources, target = STEPS[kind]
+    if issue.status not in sources:
+        raise Conflict(
+            N_("an issue that is %(status)s cannot take the step %(kind)s"),
+            code="step_not_allowed", status=issue.status, kind=kind,
+        )
+    note = fields.text("note", max_length=NOTE_MAX, multiline=True)
+    data: dict[str, Any] = {}
+    unit_id = None
+    if kind == "meeting":
+        decision = fields.text("decision", max_length=NOTE_MAX, multiline=True, required=True)
+        data = {"decision": decision,
+                "attending_unit_ids": [get(session, Unit, i).id for i in _ids(fields, "attending_unit_ids")],
+                "attending_person_ids": [get(session, Person, i).id for i in _ids(fields, "attending_person_ids")]}
+        unit_id = fields.integer("unit_id")
+        deadline = fields.date("deadline")
+        if deadline is not None:
+            if deadline < _today(session):
+                raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
+            issue.deadline = deadline
+            data["deadline"] = deadline.isoformat()
+    elif kind == "refer":
+        unit_id = fields.integer("unit_id", required=True)
+        if unit_id == issue.unit_id:
+            raise BadRequest(N_("refer the issue to another unit than the one holding it"), code="same_unit")
+        if not note:
+            raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
+    elif kind in ("resolve", "reopen", "comment") and not note and not files:
+        raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
+    if unit_id is not None:
+        issue.unit_id = get(session, Unit, unit_id).id
+    pictures = _photos(files)
+    where = None
+    if "lon" in fields or "lat" in fields:
+        where = to_element(lonlat_point(*_point(fields)))
+    if target is not None:
+        issue.status = target
+        issue.closed_at = func.now() if target == "closed" else None
+    event = IssueEvent(issue_id=issue.id, kind=kind, user_id=scope.user_id, unit_id=unit_id or issue.unit_id,
+                       note=note, data=data, geom=where)
+    session.add(event)
+    # The issue's row changes with every step (its version too), so two people stepping at
+    # once cannot both pass: the second flush finds the version moved on.
+    issue.updated_at = func.now()
+    session.flush()
+    _store_photos(session, issue, event, pictures)
+    return event
+
+
+def photo(session: Session, scope: Scope, issue_id: int, photo_id: int, display: bool) -> tuple[str, bytes]:
+    """A photo's bytes and type, if the user may read its issue."""
+    issue = one(session, scope, issue_id)
+    column = IssuePhoto.display if display else IssuePhoto.data
+    row = session.execute(
+        select(IssuePhoto.content_type, column).where(IssuePhoto.id == photo_id, IssuePhoto.issue_id == issue.id)
+    ).first() if 0 < photo_id < 2**31 else None
+    if row is None:
+        raise NotFound(N_("no photo with id %(id)s"), id=photo_id)
+    return ("image/jpeg" if display else row[0]), row[1]
+
+
+# --- lists and exports --------------------------------------------------------------------
+
+SORTS = {"reported_at": Issue.reported_at, "deadline": Issue.deadline, "status": Issue.status,
+         "category": Issue.category, "id": Issue.id}
+LIST_FIELDS = ("status", "category", "unit_id", "area_id", "since", "until", "overdue", "sort", "order",
+               "page", "q", "lang")
+
+
+@dataclass
+class Filters:
+    statuses: tuple[str, ...] = ()
+    category: str | None = None
+    unit_id: int | None = None
+    area_id: int | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    overdue_only: bool = False
+    sort: str = "reported_at"
+    descending: bool = True
+
+    @classmethod
+    def read(cls, args: Any) -> Filters:
+        fields = Fields(args, LIST_FIELDS)
+        raw = fields.text("status", max_length=200)
+        statuses = tuple(s for s in raw.split(",") if s) if raw else ()
+        unknown = set(statuses) - set(ISSUE_STATUSES) - {"open"}
+        if unknown:
+            raise BadRequest(N_("status must be 'open' or one of %(statuses)s"), statuses=", ".join(ISSUE_STATUSES))
+        since, until = fields.date("since"), fields.date("until")
+        if since and until and until < since:
+            raise BadRequest(N_("until must not be before since"), code="dates_reversed")
+        return cls(
+            statuses=statuses,
+            category=fields.text("category", max_length=32) or None,
+            unit_id=fields.integer("unit_id"),
+            area_id=fields.integer("area_id"),
+            since=since,
+            until=until,
+            overdue_only=fields.boolean("overdue"),
+            sort=fields.choice("sort", tuple(SORTS)) or "reported_at",
+            descending=(fields.choice("order", ("asc", "desc")) or "desc") == "desc",
+        )
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        wanted = set(self.statuses)
+        if "open" in wanted:
+            wanted = (wanted - {"open"}) | set(OPEN)
+        if wanted:
+            stmt = stmt.where(Issue.status.in_(sorted(wanted)))
+        if self.category:
+            stmt = stmt.where(Issue.category == self.category)
+        if self.unit_id is not None:
+            stmt = stmt.where(Issue.unit_id == self.unit_id)
+        if self.area_id is not None:
+            stmt = stmt.where(Issue.area_id.in_(subtree(self.area_id)))
+        if self.since is not None:
+            stmt = stmt.where(Issue.reported_at >= self.since)
+        if self.until is not None:
+            stmt = stmt.where(Issue.reported_at < self.until + dt.timedelta(days=1))
+        if self.overdue_only:
+            stmt = stmt.where(overdue())
+        column = SORTS[self.sort]
+        order = column.desc().nulls_last() if self.descending else column.asc().nulls_last()
+        return stmt.order_by(order, Issue.id.desc())
+
+
+def rows(session: Session, scope: Scope, filters: Filters, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Issues as table rows (for the list page and the exports)."""
+    stmt = (
+        select(Issue, Unit.name.label("unit"), Area.name.label("area"), Building.name.label("building"),
+               IssueCategory.name.label("category_name"), User.username.label("reporter"),
+               case((overdue(), True), else_=False).label("is_overdue"))
+        .outerjoin(Unit, Unit.id == Issue.unit_id)
+        .outerjoin(Area, Area.id == Issue.area_id)
+        .outerjoin(Building, Building.id == Issue.building_id)
+        .outerjoin(IssueCategory, IssueCategory.code == Issue.category)
+        .outerjoin(User, User.id == Issue.reported_by_id)
+        .where(readable(scope))
+    )
+    stmt = filters.apply(stmt).limit(limit).offset(offset)
+    out = []
+    for r in session.execute(stmt):
+        issue = r.Issue
+        out.append({
+            "id": issue.id,
+            "reported_at": issue.reported_at,
+            "category": r.category_name or issue.category,
+            "status": issue.status,
+            "description": issue.description,
+            "area": r.area or "",
+            "building": r.building or "",
+            "unit": r.unit or "",
+            "deadline": issue.deadline,
+            "overdue": r.is_overdue,
+            "closed_at": issue.closed_at,
+            "reporter": r.reporter or "",
+        })
+    return out
+
+
+def count(session: Session, scope: Scope, filters: Filters) -> int:
+    stmt = filters.apply(select(Issue.id).where(readable(scope))).order_by(None)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

@@ -1,0 +1,336 @@
+"""Field issues through the API: routing by location, idempotent reports, the workflow,
+photos, duplicates nearby, lists and the concurrency rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+import uuid
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import stream_encode_multipart
+
+from geo.models import Issue, IssueEvent, IssuePhoto
+from tests.conftest import log_in_as
+
+
+@pytest.fixture
+def officer(app, role_users):  # type: ignore[no-untyped-def]
+    """The grid member of 文澜一网格."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(client, "grid-user")
+    return client
+
+
+def jpeg(*, gps: tuple[float, float] | None = None, taken: str | None = None, size=(1600, 1200)) -> bytes:
+    image = Image.new("RGB", size, (200, 120, 40))
+    exif = Image.Exif()
+    if taken:
+        exif.get_ifd(0x8769)[0x9003] = taken  # DateTimeOriginal
+    if gps:
+        lon, lat = gps
+
+        def dms(value: float) -> tuple[float, float, float]:
+            d = int(value)
+            m = int((value - d) * 60)
+            return (d, m, round(((value - d) * 60 - m) * 60, 4))
+
+        exif.get_ifd(0x8825).update({1: "N", 2: dms(lat), 3: "E", 4: dms(lon)})
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def post_form(client, url: str, data: dict):  # type: ignore[no-untyped-def]
+    """A multipart post encoded in memory (werkzeug's test client would spool a large body
+    to a temporary file it never closes)."""
+    fields = MultiDict()
+    for key, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            fields.add(key, FileStorage(item[0], filename=item[1]) if isinstance(item, tuple) else item)
+    stream, _length, boundary = stream_encode_multipart(fields, use_tempfile=False)
+    return client.post(url, data=stream.getvalue(), content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def report(client, **fields):  # type: ignore[no-untyped-def]
+    body = {"lon": 109.4745, "lat": 29.9845, "category": "环境卫生", "description": "楼道堆放杂物"}
+    body.update(fields)
+    return client.post("/api/v1/issues", json={k: v for k, v in body.items() if v is not None})
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
+def test_a_report_in_a_building_goes_to_its_unit_and_cadres(officer, world):
+    response = report(officer)
+    assert response.status_code == 201, response.data
+    issue = response.get_json()
+    assert issue["building"]["name"] == "贡水花园1栋"
+    assert [a["name"] for a in issue["areas"]][:2] == ["贡水花园", "文澜一网格"]
+    assert issue["unit"]["name"] == "县住建局"  # the building's 包保单位
+    assert issue["routed_to"]["unit"]["name"] == "县住建局"
+    assert [p["name"] for p in issue["routed_to"]["people"]] == ["张三"]
+    assert issue["routed_to"]["people"][0]["phone"] == "13800001234"  # the grid member's own area
+    assert issue["status"] == "reported" and [e["kind"] for e in issue["events"]] == ["reported"]
+
+
+def test_a_report_on_open_ground_goes_to_the_grid_then_up(officer, world):
+    issue = report(officer, lon=109.485, lat=29.995).get_json()  # east grid: no building, no unit
+    assert issue["building"] is None
+    assert issue["areas"][0]["name"] == "文澜二网格"
+    assert issue["unit"]["name"] == "县城管执法局"  # the community's big-party-committee department
+
+
+def test_a_report_on_the_line_between_two_grids_goes_to_one_of_them(officer, world):
+    first = report(officer, lon=109.48, lat=29.99).get_json()
+    second = report(officer, lon=109.48, lat=29.99).get_json()
+    assert first["areas"][0]["name"] == second["areas"][0]["name"] == "文澜一网格"
+
+
+@pytest.mark.parametrize(
+    "fields, code",
+    [
+        ({"lon": 110.5}, "outside_county"),
+        ({"lon": None}, "missing_field"),
+        ({"lat": "abc"}, "bad_request"),
+        ({"lon": 200}, "invalid_geometry"),
+        ({"lon": 29.98, "lat": 109.47}, "invalid_geometry"),
+        ({"category": "外星人"}, "unknown_category"),
+        ({"category": None}, "missing_field"),
+        ({"description": "长" * 4001}, "bad_request"),
+        ({"client_id": "short"}, "bad_client_id"),
+        ({"patrol_id": 999999}, "not_found"),
+    ],
+)
+def test_a_bad_report_is_refused_and_nothing_is_stored(officer, world, session, fields, code):
+    response = report(officer, **fields)
+    assert response.status_code in (400, 404), response.data
+    assert response.get_json()["error"]["code"] == code
+    assert session.scalar(select(func.count()).select_from(Issue)) == 0
+
+
+def test_a_viewer_may_not_report(app, role_users, world):
+    viewer = app.test_client()
+    viewer.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(viewer, "viewer-user")
+    assert report(viewer).status_code == 403
+
+
+# --- the same report twice ----------------------------------------------------------------
+
+
+def test_the_same_client_id_twice_returns_the_first_issue(officer, world, session):
+    client_id = str(uuid.uuid4())
+    first = report(officer, client_id=client_id)
+    again = report(officer, client_id=client_id, description="重发")
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.get_json()["description"] == "楼道堆放杂物"
+    assert session.scalar(select(func.count()).select_from(Issue)) == 1
+
+
+def test_two_concurrent_reports_with_one_client_id_store_one_row(committed_world):
+    """Two requests at once, each on its own connection: one issue."""
+    from webmap import create_app
+
+    engine = committed_world["engine"]
+    app = create_app({"DATABASE_URL": committed_world["url"], "SECRET_KEY": "x"})
+    client_id = str(uuid.uuid4())
+    token = committed_world["token"]
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/issues", headers={"Authorization": f"Bearer {token}"},
+                               json={"lon": 109.4745, "lat": 29.9845, "category": "环境卫生",
+                                     "description": "并发", "client_id": client_id})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Issue).where(Issue.client_id == client_id)) == 1
+    assert sorted(results) == [200, 201]
+
+
+# --- the workflow -------------------------------------------------------------------------
+
+STEPS = ("meeting", "resolve", "verify", "refer", "reopen", "comment")
+ALLOWED = {
+    "reported": {"meeting", "resolve", "refer", "comment"},
+    "meeting": {"meeting", "resolve", "refer", "comment"},
+    "referred": {"meeting", "resolve", "refer", "comment"},
+    "resolved": {"verify", "reopen", "comment"},
+    "closed": {"reopen", "comment"},
+}
+
+
+def step_body(world, kind: str, version: int) -> dict:  # type: ignore[no-untyped-def]
+    body = {"kind": kind, "version": version, "note": "处理说明"}
+    if kind == "meeting":
+        body.update(decision="三日内清理", deadline="2099-01-01", attending_unit_ids=[world.unit.id, world.dept.id])
+    if kind == "refer":
+        body["unit_id"] = world.dept.id
+    return body
+
+
+@pytest.mark.parametrize("state", sorted(ALLOWED))
+@pytest.mark.parametrize("kind", STEPS)
+def test_which_steps_each_state_allows(officer, world, session, state, kind):
+    issue = report(officer).get_json()
+    session.execute(text("UPDATE issues SET status = :s WHERE id = :i"), {"s": state, "i": issue["id"]})
+    response = officer.post(f"/api/v1/issues/{issue['id']}/events", json=step_body(world, kind, 1))
+    if kind in ALLOWED[state]:
+        assert response.status_code == 201, response.data
+    else:
+        assert response.status_code == 409
+        error = response.get_json()["error"]
+        assert error["code"] == "step_not_allowed" and state in error["message"] and kind in error["message"]
+
+
+def test_find_meet_solve_verify_with_a_timeline(officer, world, session):
+    issue = report(officer).get_json()
+    iid = issue["id"]
+    meeting = officer.post(f"/api/v1/issues/{iid}/events", json=step_body(world, "meeting", 1)).get_json()
+    assert meeting["status"] == "meeting" and meeting["deadline"] == "2099-01-01"
+    assert [u["name"] for u in meeting["events"][-1]["data"]["attending_units"]] == ["县住建局", "县城管执法局"]
+    resolved = post_form(officer, f"/api/v1/issues/{iid}/events",
+                         {"kind": "resolve", "version": "2", "note": "已清理",
+                          "photos": (io.BytesIO(jpeg()), "after.jpg")}).get_json()
+    assert resolved["status"] == "resolved" and len(resolved["events"][-1]["photo_ids"]) == 1
+    closed = officer.post(f"/api/v1/issues/{iid}/events", json={"kind": "verify", "version": 3}).get_json()
+    assert closed["status"] == "closed" and closed["closed_at"]
+    assert [e["kind"] for e in closed["events"]] == ["reported", "meeting", "resolve", "verify"]
+    assert {e["by"] for e in closed["events"]} == {"grid-user"}
+
+
+def test_referring_hands_the_issue_to_another_unit(officer, world):
+    iid = report(officer).get_json()["id"]
+    no_reason = officer.post(f"/api/v1/issues/{iid}/events", json={"kind": "refer", "version": 1,
+                                                                   "unit_id": world.dept.id})
+    assert no_reason.status_code == 400
+    referred = officer.post(f"/api/v1/issues/{iid}/events", json={
+        "kind": "refer", "version": 1, "unit_id": world.dept.id, "note": "属城管职责"}).get_json()
+    assert referred["status"] == "referred" and referred["unit"]["name"] == "县城管执法局"
+
+
+def test_two_people_stepping_at_once_the_second_gets_409(officer, world, app, role_users):
+    iid = report(officer).get_json()["id"]
+    other = app.test_client()
+    other.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(other, "community-user")
+    first = officer.post(f"/api/v1/issues/{iid}/events", json=step_body(world, "meeting", 1))
+    second = other.post(f"/api/v1/issues/{iid}/events", json=step_body(world, "resolve", 1))
+    assert first.status_code == 201
+    assert second.status_code == 409 and second.get_json()["error"]["code"] == "version_conflict"
+
+
+def test_a_party_member_comments_but_does_not_work_issues(app, role_users, world, officer):
+    iid = report(officer).get_json()["id"]
+    party = app.test_client()
+    party.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(party, "party-user")
+    assert party.post(f"/api/v1/issues/{iid}/events", json=step_body(world, "resolve", 1)).status_code == 403
+    assert party.post(f"/api/v1/issues/{iid}/events",
+                      json={"kind": "comment", "version": 1, "note": "我也看到了"}).status_code == 201
+
+
+def test_overdue_issues_are_marked(officer, world, session):
+    iid = report(officer).get_json()["id"]
+    session.execute(text("UPDATE issues SET deadline = current_date - 1 WHERE id = :i"), {"i": iid})
+    assert officer.get(f"/api/v1/issues/{iid}").get_json()["overdue"] is True
+    features = officer.get("/api/v1/issues?overdue=1").get_json()["features"]
+    assert [f["id"] for f in features] == [iid]
+
+
+# --- photos -------------------------------------------------------------------------------
+
+
+def test_photos_keep_their_exif_time_and_place_and_get_a_small_copy(officer, world, session):
+    response = post_form(officer, "/api/v1/issues", {
+        "lon": "109.4745", "lat": "29.9845", "category": "环境卫生", "description": "有照片",
+        "photos": [(io.BytesIO(jpeg(gps=(109.4746, 29.9846), taken="2026:11:20 09:30:00")), "a.jpg"),
+                   (io.BytesIO(jpeg(size=(400, 300))), "b.jpg")],
+    })
+    assert response.status_code == 201, response.data
+    issue = response.get_json()
+    photo = session.scalars(select(IssuePhoto).where(IssuePhoto.issue_id == issue["id"]).order_by(IssuePhoto.id)).first()
+    assert photo.taken_at == dt.datetime(2026, 11, 20, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 in the county
+    x, y = session.execute(select(func.ST_X(IssuePhoto.geom), func.ST_Y(IssuePhoto.geom))
+                           .where(IssuePhoto.id == photo.id)).one()
+    assert abs(x - 109.4746) < 1e-5 and abs(y - 29.9846) < 1e-5
+    small = officer.get(f"/api/v1/issues/{issue['id']}/photos/{photo.id}")
+    assert small.mimetype == "image/jpeg" and max(Image.open(io.BytesIO(small.data)).size) == 1280
+    original = officer.get(f"/api/v1/issues/{issue['id']}/photos/{photo.id}?size=original")
+    assert Image.open(io.BytesIO(original.data)).size == (1600, 1200)
+
+
+@pytest.mark.parametrize(
+    "payload, code, status",
+    [
+        (b"this is not an image at all", "invalid_photo", 400),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 2000, "invalid_photo", 400),  # only pretends to be a JPEG
+        (b"GIF89a" + b"\x00" * 100, "invalid_photo", 400),
+        (b"", "invalid_photo", 400),
+        (b"\xff\xd8" + b"\x00" * (10 * 1024 * 1024), "photo_too_large", 400),
+    ],
+)
+def test_a_bad_photo_refuses_the_whole_report(officer, world, session, payload, code, status):
+    response = post_form(officer, "/api/v1/issues", {
+        "lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
+        "photos": [(io.BytesIO(jpeg()), "good.jpg"), (io.BytesIO(payload), "bad.jpg")],
+    })
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    assert session.scalar(select(func.count()).select_from(Issue)) == 0
+    assert session.scalar(select(func.count()).select_from(IssuePhoto)) == 0
+
+
+def test_at_most_three_photos(officer, world, session):
+    response = post_form(officer, "/api/v1/issues", {
+        "lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
+        "photos": [(io.BytesIO(jpeg(size=(50, 50))), f"{i}.jpg") for i in range(4)],
+    })
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "too_many_photos"
+    assert session.scalar(select(func.count()).select_from(Issue)) == 0
+
+
+# --- nearby, reading, lists ---------------------------------------------------------------
+
+
+def test_open_issues_of_the_same_kind_within_50_m_are_offered(officer, world):
+    near = report(officer).get_json()["id"]
+    report(officer, category="绿化")  # another kind
+    report(officer, lon=109.4756, lat=29.9846)  # about 77 m east of the place asked about
+    found = officer.get("/api/v1/issues/nearby?lon=109.4748&lat=29.9846&category=环境卫生").get_json()
+    assert [i["id"] for i in found] == [near] and 25 < found[0]["metres"] < 35
+
+
+def test_outside_their_grid_a_member_sees_only_what_they_reported(app, role_users, world, officer):
+    mine = report(officer, lon=109.5005, lat=29.9905).get_json()  # 东门: outside the grid member's area
+    assert mine["areas"][0]["name"] == "东门一网格"
+    assert officer.get(f"/api/v1/issues/{mine['id']}").status_code == 200
+    step = officer.post(f"/api/v1/issues/{mine['id']}/events", json=step_body(world, "resolve", 1))
+    assert step.status_code == 403
+    community = app.test_client()
+    log_in_as(community, "community-user")
+    assert community.get(f"/api/v1/issues/{mine['id']}").status_code == 404
+
+
+def test_issue_filters_by_state_category_unit_grid_and_date(officer, world):
+    a = report(officer).get_json()["id"]
+    b = report(officer, lon=109.485, lat=29.995, category="绿化").get_json()["id"]
+    ids = lambda q: {f["id"] for f in officer.get(f"/api/v1/issues?{q}").get_json()["features"]}  # noqa: E731
+    assert ids("category=绿化") == {b}
+    assert ids(f"unit_id={world.unit.id}") == {a}
+    assert ids(f"area_id={world.grid_east.id}") == {b}
+    assert ids(f"area_id={world.community.id}") == {a, b}
+    assert ids("status=closed") == set()
+    assert ids("since=2000-01-01&until=2000-01-02") == set()
+    assert officer.get("/api/v1/issues?since=2026-02-30").status_code == 400
