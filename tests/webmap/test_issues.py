@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import stream_encode_multipart
 
-from geo.models import Issue, IssueEvent, IssuePhoto
+from geo.models import Issue, IssuePhoto
 from tests.conftest import log_in_as
 
 
