@@ -8,12 +8,13 @@ import functools
 import hashlib
 import secrets
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from geo.errors import N_, BadRequest, Conflict, NotFound, Unauthorized
 from geo.models import ROLES, ApiToken, Area, LoginSession, User
+from geo.validate import storable_id
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -41,6 +42,7 @@ def create_user(
         area = session.scalar(select(Area).where(Area.code == area_code))
         if area is None:
             raise NotFound(N_("no area with code %(area_code)s"), area_code=area_code)
+    check_role_area(role, area)
     user = User(
         username=username,
         password_hash=generate_password_hash(password, method="scrypt"),
@@ -52,13 +54,34 @@ def create_user(
     return user
 
 
+# The level of area each role works in; a role missing here may have any area or none.
+ROLE_AREA_LEVELS = {
+    "county": ("county",),
+    "township": ("township",),
+    "community": ("community",),
+    "grid": ("grid",),
+    "party": ("grid", "community"),
+}
+
+
+def check_role_area(role: str, area: Area | None) -> None:
+    """A township officer works in a township, a grid member in a grid …: a role given an
+    area of another level would read far more (or less) than its job needs."""
+    levels = ROLE_AREA_LEVELS.get(role)
+    if levels is None or (area is None and role == "county"):
+        return
+    if area is None or area.level not in levels:
+        raise BadRequest(N_("a %(role)s user needs an area of level %(levels)s"), code="role_area",
+                         role=role, levels=" / ".join(levels))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """The user with these credentials; Unauthorized otherwise, with one message whatever
     went wrong (unknown name, wrong password, locked), so it reveals no user names.
 
     Each try is counted in the database *before* the password is checked, so parallel
-    guesses cannot outrun the count: the sixth try within a lockout window locks the
-    login for LOCKOUT, and the count starts again after it.
+    guesses cannot outrun the count: the sixth try in a row locks the login for LOCKOUT.
+    A success, a quiet LOCKOUT period or a new password starts the count again.
     """
     refused = Unauthorized(N_("wrong user name or password (after 5 failed tries a login is locked for 15 minutes)"))
     user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
@@ -68,7 +91,10 @@ def authenticate(session: Session, username: str, password: str) -> User:
     tries = session.execute(
         update(User)
         .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until <= func.now()))
-        .values(failed_logins=User.failed_logins + 1)
+        .values(
+            failed_logins=case((User.tried_at < func.now() - LOCKOUT, 1), else_=User.failed_logins + 1),
+            tried_at=func.now(),
+        )
         .returning(User.failed_logins)
     ).scalar()
     if tries is None or tries > MAX_FAILED_LOGINS:
@@ -105,8 +131,12 @@ def set_password(session: Session, user: User, new: str, keep: str | None = None
     if len(new) > 1024:
         raise BadRequest(N_("a password has at most %(n)s characters"), n=1024)
     user.password_hash = generate_password_hash(new, method="scrypt")
+    user.failed_logins = 0
+    user.locked_until = None
     session.flush()
+    # Whoever knew the old password may hold a login or a token: both end.
     end_sessions(session, user, keep=keep)
+    revoke_tokens(session, user)
 
 
 # --- browser logins -----------------------------------------------------------------------
@@ -194,13 +224,19 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
 def revoke_token(session: Session, token_id: int, by: User | None) -> ApiToken:
     """Revoke a token; users revoke their own, administrators (and the command line,
     `by` None) anyone's."""
-    row = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    row = session.get(ApiToken, token_id) if storable_id(token_id) else None
     if row is None or (by is not None and row.user_id != by.id and by.role != "admin"):
         raise NotFound(N_("no token with id %(id)s"), id=token_id)
     if row.revoked_at is None:
         row.revoked_at = now()
         session.flush()
     return row
+
+
+def revoke_tokens(session: Session, user: User) -> None:
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=func.now())
+    )
 
 
 def user_for_token(session: Session, token: str) -> User | None:

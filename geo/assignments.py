@@ -15,11 +15,19 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from geo.directory import PAGE_SIZE, check_version, get
-from geo.errors import N_, BadRequest, Conflict, NotFound
-from geo.models import ASSIGNMENT_KINDS, Area, Assignment, Building, Household, Person, Unit
+from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
+from geo.models import (
+    ASSIGNMENT_KINDS,
+    Area,
+    Assignment,
+    Building,
+    Household,
+    Person,
+    Unit,
+)
 from geo.responsibility import assignment_data, current
 from geo.scope import Scope
-from geo.validate import Fields
+from geo.validate import Fields, storable_id
 
 # What each of the four layers (四包) may be responsible for.
 KIND_TARGETS = {
@@ -28,6 +36,8 @@ KIND_TARGETS = {
     "unit": {"grid", "compound", "building"},
     "party_member": {"household", "building"},
 }
+# The county's own layers of responsibility: a county leader and a department per community.
+COUNTY_DECIDES = frozenset({"standing_committee", "department"})
 FIELDS = (
     "kind", "area_id", "building_id", "household_id", "unit_id", "person_id",
     "post", "duty", "target", "valid_from", "valid_to",
@@ -125,7 +135,7 @@ def listing(
 
 def one(session: Session, scope: Scope, assignment_id: int) -> Assignment:
     found = None
-    if 0 < assignment_id < 2**31:
+    if storable_id(assignment_id):
         stmt = _with_targets(select(Assignment)).where(
             Assignment.id == assignment_id, scope.reads(_target_area())
         )
@@ -170,6 +180,8 @@ def _today(session: Session) -> dt.date:
 def create(session: Session, scope: Scope, body: Any) -> Assignment:
     fields = Fields(body, FIELDS)
     kind = fields.choice("kind", ASSIGNMENT_KINDS, required=True) or ""
+    if kind in COUNTY_DECIDES and not scope.county_wide:
+        raise Forbidden(N_("the county decides who answers for a community (%(kind)s)"), kind=kind)
     target, area_id = _target(session, fields, kind)
     scope.require_area(session, area_id, manage=True)
     unit_id, person_id = fields.integer("unit_id"), fields.integer("person_id")
@@ -194,6 +206,8 @@ def create(session: Session, scope: Scope, body: Any) -> Assignment:
 
 def _editable(session: Session, scope: Scope, assignment_id: int, fields: Fields) -> Assignment:
     assignment = one(session, scope, assignment_id)
+    if assignment.kind in COUNTY_DECIDES and not scope.county_wide:
+        raise Forbidden(N_("the county decides who answers for a community (%(kind)s)"), kind=assignment.kind)
     (_, area_id), = _areas_of(session, [assignment])
     scope.require_area(session, area_id, manage=True)
     check_version(assignment, fields)

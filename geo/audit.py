@@ -33,8 +33,15 @@ def set_actor(session: Session, *, user_id: int | None, username: str, via: str)
 
 def install(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Record the writes of every session the factory makes."""
+    event.listen(factory, "before_flush", _before_flush)
     event.listen(factory, "after_flush", _after_flush)
+    event.listen(factory, "after_soft_rollback", _forget)
     return factory
+
+
+def _forget(session: Session, _previous: Any) -> None:
+    # A flush that failed logged nothing; what it had noted must not leak into the next.
+    session.info.pop("audit_pending", None)
 
 
 def record(
@@ -76,7 +83,10 @@ def _plain(value: Any) -> Any:
         return {"type": geom.geom_type, "bounds": [round(v, 6) for v in geom.bounds]}
     if isinstance(value, bytes | memoryview):
         return None
-    return value
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    # A SQL expression, a WKT element, anything else: its text, never a failed flush.
+    return str(value)[:500]
 
 
 def _columns(obj: Base) -> list[str]:
@@ -108,21 +118,34 @@ def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
     return before, after
 
 
-def _after_flush(session: Session, _context: Any) -> None:
-    rows = []
-    for obj in session.new:
-        if isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED:
-            rows.append(_entry(session, "create", obj.__tablename__, _id(obj), None, _snapshot(obj)))
+def _audited(obj: object) -> bool:
+    return isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    # Changes are read before the flush: a value the database computes (a SQL
+    # expression) is expired by the flush, and its history with it.
+    pending = session.info.setdefault("audit_pending", [])
     for obj in session.dirty:
-        if isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED and session.is_modified(
-            obj, include_collections=False
-        ):
-            before, after = _changes(obj)
+        if _audited(obj) and session.is_modified(obj, include_collections=False):
+            before, after = _changes(obj)  # type: ignore[arg-type]
             if after:
-                rows.append(_entry(session, "update", obj.__tablename__, _id(obj), before, after))
+                pending.append(("update", obj, before, after))
     for obj in session.deleted:
-        if isinstance(obj, Base) and obj.__tablename__ not in _UNAUDITED:
-            rows.append(_entry(session, "delete", obj.__tablename__, _id(obj), _snapshot(obj), None))
+        if _audited(obj):
+            pending.append(("delete", obj, _snapshot(obj), None))  # type: ignore[arg-type]
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    # New rows are logged now, when they have their ids.
+    rows = [
+        _entry(session, action, obj.__tablename__, _id(obj), before, after)
+        for action, obj, before, after in session.info.pop("audit_pending", [])
+    ]
+    rows += [
+        _entry(session, "create", obj.__tablename__, _id(obj), None, _snapshot(obj))
+        for obj in session.new if _audited(obj)
+    ]
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 

@@ -16,7 +16,7 @@ from geo import accounts
 from geo.errors import N_, BadRequest, Conflict, NotFound
 from geo.models import ROLES, Area, Person, Unit, User
 from geo.scope import Scope, mask_phone
-from geo.validate import Fields
+from geo.validate import Fields, storable_id
 
 UNIT_KINDS = ("department", "township", "community", "school", "hospital", "company", "other")
 UNIT_FIELDS = ("name", "kind", "phone", "version")
@@ -38,7 +38,7 @@ _MISSING = {
 
 def get(session: Session, model: Any, record_id: int) -> Any:
     """The record with this id, or NotFound (also for ids no column could hold)."""
-    found = session.get(model, record_id) if 0 < record_id < 2**31 else None
+    found = session.get(model, record_id) if storable_id(record_id) else None
     if found is None:
         raise NotFound(_MISSING[model.__name__], id=record_id)
     return found
@@ -83,15 +83,20 @@ def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = N
     else:
         unit = get(session, Unit, unit_id)
         check_version(unit, fields)
-        if "name" in fields:
-            unit.name = fields.name("name", max_length=200, required=True)
+    name = fields.name("name", max_length=200, required=True) if "name" in fields else unit.name
+    # Checked before the name is set, so the query does not flush a clashing name first.
+    same_name = select(Unit.id).where(func.lower(Unit.name) == name.lower())
+    if unit.id is not None:
+        same_name = same_name.where(Unit.id != unit.id)
+    with session.no_autoflush:
+        clash = session.scalar(same_name)
+    if clash:
+        raise Conflict(N_("there is already a unit called %(name)s"), name=name)
+    unit.name = name
     if "kind" in fields:
         unit.kind = fields.choice("kind", UNIT_KINDS, required=True) or unit.kind
     if "phone" in fields:
         unit.phone = fields.phone("phone")
-    clash = session.scalar(select(Unit.id).where(func.lower(Unit.name) == unit.name.lower(), Unit.id != unit.id))
-    if clash:
-        raise Conflict(N_("there is already a unit called %(name)s"), name=unit.name)
     session.add(unit)
     session.flush()
     return unit
@@ -205,8 +210,14 @@ def save_user(session: Session, scope: Scope, data: Any, user_id: int | None = N
         if "area_code" in fields:
             code = fields.text("area_code", max_length=64)
             user.area = _area_by_code(session, code) if code else None
+        accounts.check_role_area(user.role, user.area)
         if "active" in fields:
             user.active = fields.boolean("active", default=True)
+            if not user.active:
+                # A deactivated account's logins and tokens end, so reactivating it
+                # does not bring them back.
+                accounts.end_sessions(session, user)
+                accounts.revoke_tokens(session, user)
         if "password" in fields and fields.text("password", max_length=1024):
             accounts.set_password(session, user, fields.text("password", max_length=1024))
     if "person_id" in fields:

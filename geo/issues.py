@@ -26,12 +26,22 @@ from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.geometry import SRID, lonlat_point, to_element, to_geometry
 from geo.models import (
-    ISSUE_STATUSES, Area, Building, Issue, IssueCategory, IssueEvent, IssuePhoto, Patrol, Person, Unit, User,
+    ISSUE_STATUSES,
+    Area,
+    Building,
+    Issue,
+    IssueCategory,
+    IssueEvent,
+    IssuePhoto,
+    Patrol,
+    Person,
+    Unit,
+    User,
 )
 from geo.responsibility import area_chain
 from geo.routing import route
 from geo.scope import Scope, mask_phone, subtree
-from geo.validate import Fields
+from geo.validate import Fields, storable_id
 
 DESCRIPTION_MAX = 4000
 NOTE_MAX = 4000
@@ -66,7 +76,7 @@ def readable(scope: Scope) -> Any:
 
 def one(session: Session, scope: Scope, issue_id: int) -> Issue:
     found = None
-    if 0 < issue_id < 2**31:
+    if storable_id(issue_id):
         found = session.scalars(select(Issue).where(Issue.id == issue_id, readable(scope))).first()
     if found is None:
         raise NotFound(N_("no issue with id %(id)s"), id=issue_id)
@@ -409,7 +419,7 @@ def photo(session: Session, scope: Scope, issue_id: int, photo_id: int, display:
     column = IssuePhoto.display if display else IssuePhoto.data
     row = session.execute(
         select(IssuePhoto.content_type, column).where(IssuePhoto.id == photo_id, IssuePhoto.issue_id == issue.id)
-    ).first() if 0 < photo_id < 2**31 else None
+    ).first() if storable_id(photo_id) else None
     if row is None:
         raise NotFound(N_("no photo with id %(id)s"), id=photo_id)
     return ("image/jpeg" if display else row[0]), row[1]

@@ -16,7 +16,7 @@ from geo.geometry import SRID, check_lonlat, to_element, to_geojson, to_geometry
 from geo.issues import WORKERS
 from geo.models import Area, Issue, IssueEvent, Patrol, Person, Unit
 from geo.scope import Scope
-from geo.validate import Fields
+from geo.validate import Fields, storable_id
 
 MAX_TRACK_POINTS = 20_000
 # A phone's GPS wanders by metres: the stored route keeps the shape, not the jitter.
@@ -25,7 +25,7 @@ TRACK_TOLERANCE_METRES = 5
 
 def one(session: Session, scope: Scope, patrol_id: int) -> Patrol:
     found = None
-    if 0 < patrol_id < 2**31:
+    if storable_id(patrol_id):
         found = session.scalars(
             select(Patrol).options(selectinload(Patrol.units), selectinload(Patrol.members))
             .where(Patrol.id == patrol_id, scope.reads(Patrol.area_id))

@@ -19,9 +19,18 @@ from sqlalchemy.orm import Session, joinedload
 
 from geo.errors import N_, NotFound
 from geo.geometry import SRID, lonlat_point, to_geojson, to_geometry
-from geo.models import AREA_DEPTH, Area, Assignment, Building, Household, Issue, Person, Visit
+from geo.models import (
+    AREA_DEPTH,
+    Area,
+    Assignment,
+    Building,
+    Household,
+    Issue,
+    Person,
+    Visit,
+)
 from geo.scope import Scope, mask_phone
-
+from geo.validate import storable_id
 
 COVERAGE_WINDOW_DAYS = 30
 
@@ -155,7 +164,7 @@ def lookup(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, 
 def _building(session: Session, building_id: int, scope: Scope) -> Building:
     found = (
         session.scalars(select(Building).where(Building.id == building_id, scope.reads(Building.area_id))).first()
-        if 0 < building_id < 2**31
+        if storable_id(building_id)
         else None
     )
     if found is None:
@@ -260,7 +269,7 @@ def area_bounds(session: Session, area_id: int) -> tuple[float, float, float, fl
 def area_card(session: Session, area_id: int, scope: Scope) -> dict[str, Any]:
     area = (
         session.scalars(select(Area).where(Area.id == area_id, scope.outlines(Area.id))).first()
-        if 0 < area_id < 2**31
+        if storable_id(area_id)
         else None
     )
     if area is None:

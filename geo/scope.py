@@ -63,6 +63,12 @@ class Scope:
     def is_admin(self) -> bool:
         return self.role == ADMIN
 
+    @property
+    def sees_every_phone(self) -> bool:
+        """The directory of people shows phones only to county-wide officers; elsewhere a
+        phone shows where the person answers for something in the user's area."""
+        return self.role in ("admin", "county")
+
     # --- SQL conditions -----------------------------------------------------------------
 
     def reads(self, area_column: Any) -> ColumnElement[bool]:

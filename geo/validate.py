@@ -22,6 +22,11 @@ _USERNAME = re.compile(r"^[\w.@-]+$")
 MAX_ID = 2**31 - 1
 
 
+def printable(text: str, limit: int = 40) -> str:
+    """Text safe to echo in a message: no control, invisible or unpaired characters."""
+    return "".join(c if unicodedata.category(c) not in _FORBIDDEN_CATEGORIES else "?" for c in text[:limit])
+
+
 class Fields:
     """The fields of one request body; unknown fields are refused, so a typo is not
     silently ignored."""
@@ -29,9 +34,9 @@ class Fields:
     def __init__(self, data: Any, allowed: Iterable[str]) -> None:
         if not isinstance(data, Mapping):
             raise BadRequest(N_("the body must be a JSON object"), code="invalid_body")
-        unknown = sorted(str(k)[:40] for k in data if k not in set(allowed))
+        unknown = sorted(str(k) for k in data if k not in set(allowed))
         if unknown:
-            raise BadRequest(N_("unknown field: %(field)s"), code="unknown_field", field=unknown[0])
+            raise BadRequest(N_("unknown field: %(field)s"), code="unknown_field", field=printable(unknown[0]))
         self.data = data
 
     def __contains__(self, name: str) -> bool:
@@ -129,8 +134,6 @@ class Fields:
         return value
 
 
-def record_id(raw: Any) -> int:
-    """An id from a URL or query; out-of-range ids simply find nothing."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw if 0 < raw <= MAX_ID else 0
-    return 0
+def storable_id(record_id: int) -> bool:
+    """Whether an id could name a row at all: a URL may carry any number, a column not."""
+    return 0 < record_id <= MAX_ID

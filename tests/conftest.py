@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from geo.db import make_engine, session_factory
 from geo.db import database_url as with_driver
+from geo.db import make_engine, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -112,7 +112,8 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 def box(min_lon: float, min_lat: float, max_lon: float, max_lat: float):  # type: ignore[no-untyped-def]
-    from shapely.geometry import MultiPolygon, box as shapely_box
+    from shapely.geometry import MultiPolygon
+    from shapely.geometry import box as shapely_box
 
     return MultiPolygon([shapely_box(min_lon, min_lat, max_lon, max_lat)])
 

@@ -44,7 +44,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from webmap import account, admin, api, auth, cli, db, errors, i18n, mapview, open311, security
+    from webmap import (
+        account,
+        admin,
+        api,
+        auth,
+        cli,
+        db,
+        errors,
+        i18n,
+        mapview,
+        open311,
+        security,
+    )
 
     db.init_app(app)
     i18n.init_app(app)

@@ -11,7 +11,16 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -139,9 +148,13 @@ def user(user_id: int) -> Page:
 def log_out_user(user_id: int) -> Response:
     """End every login of a user, e.g. when a phone is lost."""
     scope().require_admin()
-    accounts.end_sessions(db.session(), directory.get(db.session(), User, user_id))
+    found = directory.get(db.session(), User, user_id)
+    accounts.end_sessions(db.session(), found)
+    accounts.revoke_tokens(db.session(), found)
+    audit.record(db.session(), "update", "users", record_id=found.id,
+                 after={"logins": "ended", "tokens": "revoked"})
     db.session().commit()
-    flash(_("Every login of this user has ended."), "ok")
+    flash(_("Every login and API token of this user has ended."), "ok")
     return redirect(url_for("admin.user", user_id=user_id))
 
 

@@ -9,9 +9,18 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
 
-from geo import accounts, assignments, audit, directory, features, patrols, photos, responsibility
+from geo import (
+    accounts,
+    assignments,
+    audit,
+    directory,
+    features,
+    patrols,
+    photos,
+    responsibility,
+)
 from geo import issues as issues_domain
-from geo.errors import N_, BadRequest, Unauthorized, UnsupportedMediaType
+from geo.errors import N_, BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
 from geo.models import Person, Unit, User
 from geo.validate import Fields
 from webmap import db
@@ -65,10 +74,10 @@ def _bbox(layer: str, *, required: bool) -> features.BBox | None:
         if required:
             raise BadRequest(N_("parameter %(name)s is required"), code="missing_parameter", name="bbox")
         return None
-    try:
-        values = [float(v) for v in raw.split(",")]
-    except ValueError:
-        raise BadRequest(N_("bbox must be four numbers: minlon,minlat,maxlon,maxlat")) from None
+    parts = raw.split(",")
+    if not all(_DECIMAL.fullmatch(p.strip()) for p in parts):
+        raise BadRequest(N_("bbox must be four numbers: minlon,minlat,maxlon,maxlat"))
+    values = [float(p) for p in parts]
     if not all(math.isfinite(v) for v in values):
         raise BadRequest(N_("bbox must be four numbers: minlon,minlat,maxlon,maxlat"))
     return features.BBox.checked(values, layer)
@@ -191,7 +200,10 @@ def _body() -> Any:
     """The JSON object sent with a write."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(N_("send the body as application/json"))
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: not JSON anyone meant
+        data = None
     if data is None:
         raise BadRequest(N_("the body is not valid JSON"), code="invalid_json")
     return data
@@ -219,8 +231,15 @@ def me() -> Any:
     return jsonify(directory.user_data(g.user))
 
 
+def _not_by_token() -> None:
+    # A leaked token must not let its holder mint more tokens or lock the owner out.
+    if g.via_token:
+        raise Forbidden(N_("log in with your password to do this; an API token may not"), code="session_only")
+
+
 @bp.post("/me/password")
 def change_password() -> Any:
+    _not_by_token()
     fields = Fields(_body(), ("current_password", "new_password"))
     accounts.change_password(
         db.session(), g.user,
@@ -249,6 +268,7 @@ def tokens() -> Any:
 
 @bp.post("/tokens")
 def create_token() -> Any:
+    _not_by_token()
     fields = Fields(_body(), ("name",))
     row, token = accounts.create_token(db.session(), g.user, fields.text("name", max_length=100))
     _commit()
@@ -292,20 +312,16 @@ def update_unit(unit_id: int) -> Any:
 # people
 
 
-def _sees_phones() -> bool:
-    return scope().role in ("admin", "county")
-
-
 @bp.get("/people")
 def people() -> Any:
     found = directory.people(db.session(), request.args.get("q"), _integer("unit_id"), _page())
-    return jsonify([directory.person_data(p, _sees_phones()) for p in found])
+    return jsonify([directory.person_data(p, scope().sees_every_phone) for p in found])
 
 
 @bp.get("/people/<int:person_id>")
 def person(person_id: int) -> Any:
     found = directory.get(db.session(), Person, person_id)
-    return jsonify(directory.person_data(found, _sees_phones()))
+    return jsonify(directory.person_data(found, scope().sees_every_phone))
 
 
 @bp.post("/people")

@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 
 import click
 from flask import Flask
-from flask_babel import gettext
 from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from geo import accounts, audit, demo, directory, imports
@@ -125,10 +125,11 @@ def import_group() -> None:
 
 
 def _report(report: imports.ImportReport) -> None:
+    seconds = round(report.seconds, 1)
     click.echo(gettext(
         "%(accepted)s accepted (%(created)s new, %(updated)s updated), %(rejected)s rejected, in %(seconds)s s",
         accepted=report.accepted, created=report.created, updated=report.updated,
-        rejected=len(report.rejected), seconds=f"{report.seconds:.1f}",
+        rejected=len(report.rejected), seconds=seconds,
     ))
     for rejection in report.rejected:
         click.echo(gettext("  rejected %(label)s: %(reason)s", label=rejection.label,

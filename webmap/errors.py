@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -69,9 +70,15 @@ def _refuse_nul() -> None:
         raise BadRequest(N_("the request contains a NUL character"), code="nul_character")
 
 
+def _integrity(_error: Exception) -> Response | tuple[str, int]:
+    # A uniqueness race lost to another writer between our check and our write.
+    return error_response(409, "conflict", gettext(_HTTP[409][1]))
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul)
     app.register_error_handler(GridwalkError, _domain)
     app.register_error_handler(StaleDataError, _stale)
+    app.register_error_handler(IntegrityError, _integrity)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(InternalServerError, _unexpected)

@@ -1,4 +1,4 @@
-"""add configurable issue categories and keep issue photos in the database
+"""add configurable issue categories, keep issue photos in the database, and time failed logins
 
 Revision ID: 0003
 Revises: 0002
@@ -46,9 +46,11 @@ def upgrade() -> None:
     op.add_column('issue_photos', sa.Column('size', sa.Integer(), nullable=False))
     op.create_index(op.f('ix_issue_photos_event_id'), 'issue_photos', ['event_id'], unique=False)
     op.drop_column('issue_photos', 'path')
+    op.add_column('users', sa.Column('tried_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column('users', 'tried_at')
     op.add_column('issue_photos', sa.Column('path', sa.VARCHAR(length=300), autoincrement=False, nullable=False))
     op.drop_index(op.f('ix_issue_photos_event_id'), table_name='issue_photos')
     op.drop_column('issue_photos', 'size')

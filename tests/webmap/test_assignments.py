@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy.orm import Session
 
 from geo.models import Assignment, AuditEntry
 from tests.conftest import log_in_as
@@ -40,7 +41,6 @@ def test_a_new_assignment_shows_on_the_building_at_once(officer, world):
 @pytest.mark.parametrize(
     "changes, code",
     [
-        ({"kind": "standing_committee"}, "wrong_target"),  # a county leader answers for a community
         ({"kind": "party_member", "building_id": None, "area_id": "community"}, "wrong_target"),
         ({"area_id": "grid_west"}, "one_target"),  # two targets
         ({"building_id": None}, "one_target"),  # none
@@ -60,6 +60,17 @@ def test_a_bad_assignment_is_refused_and_nothing_is_written(officer, world, sess
     assert response.status_code in (400, 404), response.data
     assert response.get_json()["error"]["code"] == code
     assert session.query(Assignment).count() == before
+
+
+def test_county_layers_are_set_by_the_county_not_by_a_community(app, officer, world, role_users):
+    leader = {"kind": "standing_committee", "area_id": world.community.id, "person_id": world.leader.id}
+    refused = officer.post("/api/v1/assignments", json=leader)
+    assert refused.status_code == 403
+    county = app.test_client()
+    county.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(county, "county-user")
+    assert county.post("/api/v1/assignments", json=leader).status_code == 201
+    wrong = county.post("/api/v1/assignments", json={**leader, "area_id": None, "building_id": world.building.id})
+    assert wrong.status_code == 400 and wrong.get_json()["error"]["code"] == "wrong_target"
 
 
 def test_post_duty_and_target_are_corrected_in_place(officer, world):
@@ -134,3 +145,41 @@ def test_the_audit_log_filters_by_user_and_action(app, officer, world, role_user
     assert mine and all(e["username"] == "community-user" and e["action"] == "create" for e in mine)
     assert admin.get("/api/v1/audit?user=nobody").get_json() == []
     assert admin.get("/api/v1/audit?since=not-a-date").status_code == 400
+
+
+def test_a_write_racing_another_gets_409(officer, world, session):
+    """Someone else commits between our check and our write: the version moved on under us,
+    the database refuses the update, and the caller gets 409 rather than a silent overwrite."""
+    from sqlalchemy import event, text
+
+    a = officer.post("/api/v1/assignments", json=body(world)).get_json()
+
+    def someone_else(flush_session, _context, _instances):  # type: ignore[no-untyped-def]
+        flush_session.connection().execute(
+            text("UPDATE assignments SET version = version + 1, duty = '别人改的' WHERE id = :i"), {"i": a["id"]}
+        )
+
+    event.listen(Session, "before_flush", someone_else)
+    try:
+        raced = officer.patch(f"/api/v1/assignments/{a['id']}", json={"duty": "我改的", "version": 1})
+    finally:
+        event.remove(Session, "before_flush", someone_else)
+    assert raced.status_code == 409 and raced.get_json()["error"]["code"] == "version_conflict"
+    assert officer.get(f"/api/v1/assignments/{a['id']}").get_json()["duty"] != "我改的"
+
+
+def test_the_audit_hook_never_breaks_a_write(world, connection):
+    from sqlalchemy import func as sql
+
+    from geo import audit
+    from geo.db import session_factory
+    from geo.models import Unit
+
+    audited = session_factory(connection, join_transaction_mode="create_savepoint")()
+    audit.set_actor(audited, user_id=None, username="tester", via="test")
+    unit = audited.get(Unit, world.unit.id)
+    unit.phone = sql.concat("0718-", "9999999")  # a value the database computes
+    audited.flush()
+    entry = audited.query(AuditEntry).filter_by(table_name="units", record_id=unit.id).one()
+    assert entry.action == "update" and entry.username == "tester" and isinstance(entry.after["phone"], str)
+    audited.close()

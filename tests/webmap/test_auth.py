@@ -170,3 +170,62 @@ def test_parallel_guesses_cannot_outrun_the_lockout(engine):
         with Session(engine) as s:
             s.execute(delete(User).where(User.username == "parallel-target"))
             s.commit()
+
+
+def test_a_token_cannot_mint_tokens_or_change_the_password(client, session, admin_user):
+    from geo import accounts
+
+    _, token = accounts.create_token(session, admin_user)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/tokens", json={"name": "more"}, headers=headers).status_code == 403
+    assert client.post("/api/v1/me/password", headers=headers,
+                       json={"current_password": "correct horse", "new_password": "stolen!!"}).status_code == 403
+
+
+def test_a_new_password_revokes_tokens_and_unlocks_the_login(client, session, admin_user):
+    from geo import accounts
+
+    _, token = accounts.create_token(session, admin_user)
+    for _ in range(6):
+        login(client, "admin", "guess")
+    session.refresh(admin_user)
+    assert admin_user.locked_until is not None
+    accounts.set_password(session, admin_user, "a fresh secret")  # as an administrator would
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert login(client, "admin", "a fresh secret").status_code == 302
+
+
+def test_failed_tries_are_forgotten_after_a_quiet_quarter_hour(client, session, admin_user):
+    from sqlalchemy import text
+
+    for _ in range(4):
+        login(client, "admin", "typo")
+    session.execute(text("UPDATE users SET tried_at = now() - interval '16 minutes' WHERE id = :i"),
+                    {"i": admin_user.id})
+    for _ in range(4):  # four more typos: eight in all, but not in a row
+        login(client, "admin", "typo")
+    assert login(client, "admin", "correct horse").status_code == 302
+
+
+def test_deactivating_a_user_ends_their_logins_for_good(app, session, role_users):
+    phone = app.test_client()
+    log_in_as(phone, "grid-user")
+    admin = app.test_client()
+    admin.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(admin, "admin-user")
+    user = role_users["grid"]
+    off = admin.patch(f"/api/v1/users/{user.id}", json={"active": False, "version": user.version})
+    assert off.status_code == 200, off.data
+    on = admin.patch(f"/api/v1/users/{user.id}", json={"active": True, "version": off.get_json()["version"]})
+    assert on.status_code == 200
+    assert phone.get("/api/v1/me").status_code == 401  # reactivating does not revive the old login
+
+
+def test_a_role_needs_an_area_of_its_level(app, session, role_users, world):
+    admin = app.test_client()
+    admin.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(admin, "admin-user")
+    wide = admin.post("/api/v1/users", json={"username": "grid-everywhere", "password": "long enough",
+                                             "role": "grid", "area_code": world.county.code})
+    assert wide.status_code == 400 and wide.get_json()["error"]["code"] == "role_area"
+    nowhere = admin.post("/api/v1/users", json={"username": "township-nowhere", "password": "long enough",
+                                                "role": "township"})
+    assert nowhere.status_code == 400

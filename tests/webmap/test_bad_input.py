@@ -72,7 +72,7 @@ def api_cases(w: Any) -> list[tuple[str, str, Any]]:
     # bodies that are not JSON objects
     for path in ["/units", "/people", "/users", "/assignments", "/tokens", "/me/password"]:
         for raw in [b"", b"{", b"not json", b"[1, 2]", b'"a string"', b"null", b"42", b"{'single': 1}",
-                    b"\xff\xfe\x00"]:
+                    b"\xff\xfe\x00", b"[" * 100_000, b'{"\\ud800": 1}']:
             cases.append(("POST", f"/api/v1{path}", raw))
 
     # units
@@ -83,7 +83,7 @@ def api_cases(w: Any) -> list[tuple[str, str, Any]]:
                  {"name": "县住建局"}, {"name": "县住建局 "}]:
         cases.append(("POST", "/api/v1/units", body))
     for body in [{"phone": "1"}, {"version": "x"}, {"version": 99}, {"version": 1, "name": ""},
-                 {"version": 1, "id": 5}, {"version": 1, "kind": 3}]:
+                 {"version": 1, "id": 5}, {"version": 1, "kind": 3}, {"version": 1, "name": "县城管执法局"}]:
         cases.append(("PATCH", f"/api/v1/units/{w.unit.id}", body))
 
     # people
@@ -97,11 +97,12 @@ def api_cases(w: Any) -> list[tuple[str, str, Any]]:
     cases.append(("PATCH", f"/api/v1/people/{w.cadre.id}", {"name": "新名", "version": 5}))
 
     # users
-    ok_user = {"username": "newbie", "password": "long enough", "role": "grid"}
+    ok_user = {"username": "newbie", "password": "long enough", "role": "grid", "area_code": w.grid_east.code}
     for changes in [{"username": ""}, {"username": LONG}, {"password": "short"}, {"password": ""},
                     {"password": 12345678}, {"role": "mayor"}, {"role": None}, {"area_code": "NOPE"},
                     {"area_code": SQLISH[1]}, {"person_id": "x"}, {"person_id": 999999}, {"active": "perhaps"},
                     {"username": "admin-user"}, {"username": "ADMIN-USER"}, {"extra": 1},
+                    {"area_code": w.county.code}, {"role": "township"}, {"\ud800": 1},
                     *({"username": s} for s in ODD)]:
         cases.append(("POST", "/api/v1/users", {**ok_user, **changes}))
 

@@ -56,8 +56,10 @@ def test_users_create_refuses_bad_input_and_writes_nothing(app, session, world, 
     assert result.exit_code != 0 and "mayor" in result.output
     result = runner.invoke(args=["users", "create", "li", "--role", "grid", "--area", "NOPE"])
     assert result.exit_code != 0 and "NOPE" in result.output
+    result = runner.invoke(args=["users", "create", "li", "--role", "grid", "--area", world.community.code])
+    assert result.exit_code != 0 and "grid" in result.output  # a grid member works in a grid
     assert session.query(User).filter_by(username="li").count() == 0
-    assert runner.invoke(args=["users", "create", "li", "--role", "grid"]).exit_code == 0
+    assert runner.invoke(args=["users", "create", "li", "--role", "grid", "--area", world.grid_east.code]).exit_code == 0
     again = runner.invoke(args=["users", "create", "LI", "--role", "viewer"])
     assert again.exit_code != 0 and "已有名为 LI 的用户" in again.output
 
