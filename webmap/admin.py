@@ -51,6 +51,12 @@ def field(name: str, label: str, kind: str = "text", value: Any = "", **extra: A
     return {"name": name, "label": label, "kind": kind, "value": "" if value is None else value, **extra}
 
 
+def _query(names: tuple[str, ...]) -> Fields:
+    """The page's filters from the query string; other parameters (a tracking tag, the
+    language switch) are not the page's business and are let be."""
+    return Fields({k: v for k, v in request.args.items() if k in names}, names)
+
+
 def _page_number() -> int:
     return Fields({"page": request.args.get("page")}, ("page",)).integer("page", maximum=10000) or 1
 
@@ -253,7 +259,7 @@ def person(person_id: int) -> Page:
 
 @bp.get("/assignments", endpoint="assignments")
 def assignments_page() -> str:
-    filters = Fields(request.args, ("area_id", "building_id", "all", "page", "q", "lang"))
+    filters = _query(("area_id", "building_id", "all"))
     found = assignments.listing(
         db.session(), scope(), area_id=filters.integer("area_id"), building_id=filters.integer("building_id"),
         current_only=not filters.boolean("all"), page=_page_number(),
@@ -333,7 +339,7 @@ def end_assignment(assignment_id: int) -> Response:
 @bp.get("/audit", endpoint="audit")
 def audit_log() -> str:
     scope().require_admin()
-    args = Fields(request.args, ("user", "table", "action", "record_id", "since", "until", "page", "lang"))
+    args = _query(("user", "table", "action", "record_id", "since", "until"))
     entries = audit.entries(
         db.session(),
         username=args.text("user", max_length=64) or None,

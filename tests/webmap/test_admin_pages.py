@@ -148,3 +148,10 @@ def test_an_admin_logs_a_user_out_everywhere(page_as, role_users):
     assert post(admin, f"/admin/users/{role_users['grid'].id}/logout").status_code == 302
     assert lost_phone.get("/api/v1/me").status_code == 401
     assert admin.get("/api/v1/me").status_code == 200
+
+
+def test_list_pages_let_unrelated_parameters_be(page_as, world):
+    admin = page_as("admin")
+    assert admin.get("/admin/assignments?utm_source=wechat").status_code == 200
+    assert admin.get("/admin/audit?from=menu&lang=zh").status_code == 200
+    assert admin.get("/admin/assignments?area_id=abc").status_code == 400
