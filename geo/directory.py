@@ -33,6 +33,7 @@ _MISSING = {
     "Person": N_("no person with id %(id)s"),
     "User": N_("no user with id %(id)s"),
     "Patrol": N_("no patrol with id %(id)s"),
+    "IssueCategory": N_("no category with id %(id)s"),
 }
 
 

@@ -90,6 +90,33 @@ def categories(session: Session, active_only: bool = True) -> list[IssueCategory
     return list(session.scalars(stmt))
 
 
+def save_category(session: Session, scope: Scope, data: Any, category_id: int | None = None) -> IssueCategory:
+    """Add a category or change one (administrators). A category in use is retired with
+    active false rather than deleted, so old issues keep their name."""
+    scope.require_admin()
+    fields = Fields(data, ("code", "name", "position", "active", "version"))
+    if category_id is None:
+        code = fields.name("code", max_length=32, required=True)
+        if session.scalar(select(IssueCategory.id).where(IssueCategory.code == code)):
+            raise Conflict(N_("there is already a category %(code_name)s"), code_name=code)
+        category = IssueCategory(code=code, name=fields.name("name", max_length=100) or code)
+        session.add(category)
+    else:
+        category = get(session, IssueCategory, category_id)
+        check_version(category, fields)
+        if "code" in fields and fields.text("code", max_length=32) != category.code:
+            raise BadRequest(N_("a category's code cannot be changed; retire it and add another"),
+                             code="read_only_field")
+        if "name" in fields:
+            category.name = fields.name("name", max_length=100, required=True)
+    if "position" in fields:
+        category.position = fields.integer("position", minimum=0, maximum=999) or 0
+    if "active" in fields:
+        category.active = fields.boolean("active", default=True)
+    session.flush()
+    return category
+
+
 def _category(session: Session, code: str) -> IssueCategory:
     found = session.scalar(select(IssueCategory).where(IssueCategory.code == code, IssueCategory.active))
     if found is None:

@@ -52,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         cli,
         db,
         errors,
+        fieldwork,
         i18n,
         mapview,
         open311,
@@ -68,5 +69,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(open311.bp)
+    app.register_blueprint(fieldwork.bp)
     cli.init_app(app)
     return app

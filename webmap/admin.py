@@ -24,9 +24,9 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from geo import accounts, assignments, audit, directory
+from geo import accounts, assignments, audit, directory, issues
 from geo.errors import GridwalkError
-from geo.models import ASSIGNMENT_KINDS, ROLES, Person, Unit, User
+from geo.models import ASSIGNMENT_KINDS, ROLES, IssueCategory, Person, Unit, User
 from geo.scope import MANAGE_ASSIGNMENTS
 from geo.validate import Fields
 from webmap import db
@@ -331,6 +331,52 @@ def end_assignment(assignment_id: int) -> Response:
         db.session().commit()
         flash(_("The responsibility has ended; it stays in the history."), "ok")
     return redirect(url_for("admin.assignment", assignment_id=assignment_id))
+
+
+# --- issue categories -------------------------------------------------------------------
+
+
+@bp.get("/categories")
+def categories() -> str:
+    scope().require_admin()
+    rows = [{"url": url_for("admin.category", category_id=c.id),
+             "cells": [c.name, c.code, c.position, _("yes") if c.active else _("no")]}
+            for c in issues.categories(db.session(), active_only=False)]
+    return _list_page(_("Issue categories"), [_("Name"), _("Code"), _("Order"), _("Active")], rows,
+                      url_for("admin.new_category"))
+
+
+def _category_fields(category: IssueCategory | None) -> list[dict[str, Any]]:
+    fields = []
+    if category is None:
+        fields.append(field("code", _("Code"), required=True, max=32,
+                            help=_("Stored with every issue and used as the Open311 service code.")))
+    fields += [
+        field("name", _("Name"), value=category.name if category else "", required=True, max=100),
+        field("position", _("Order"), "number", category.position if category else 0),
+        field("active", _("Active"), "select", "true" if category is None or category.active else "false",
+              choices=[("true", _("yes")), ("false", _("no"))]),
+    ]
+    if category is not None:
+        fields.append(field("version", "", "hidden", category.version))
+    return fields
+
+
+@bp.route("/categories/new", methods=["GET", "POST"])
+def new_category() -> Page:
+    scope().require_admin()
+    return _form_page(_("New category"), _category_fields(None),
+                      lambda data: issues.save_category(db.session(), scope(), data),
+                      lambda c: url_for("admin.categories"), _("Create"))
+
+
+@bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
+def category(category_id: int) -> Page:
+    scope().require_admin()
+    found = directory.get(db.session(), IssueCategory, category_id)
+    return _form_page(found.name, _category_fields(found),
+                      lambda data: issues.save_category(db.session(), scope(), data, category_id),
+                      lambda c: url_for("admin.categories"), _("Save"))
 
 
 # --- audit log --------------------------------------------------------------------------

@@ -287,6 +287,9 @@ def revoke_token(token_id: int) -> Any:
 
 @bp.get("/units")
 def units() -> Any:
+    if request.args.get("all") in ("1", "true"):
+        # Every unit, for choosing one (a county has a few hundred).
+        return jsonify([directory.unit_data(u) for u in directory.all_units(db.session())])
     return jsonify([directory.unit_data(u) for u in directory.units(db.session(), request.args.get("q"), _page())])
 
 

@@ -62,7 +62,8 @@ class DataLayers(JSCSSMixin):
         self._name = "DataLayers"
         self.layers = layers
         self.config = config
-        self.default_js = [("gridwalk_map", static("js/gridwalk-map.js"))]
+        self.default_js = [("gridwalk_map", static("js/gridwalk-map.js")),
+                           ("gridwalk_field", static("js/gridwalk-field.js"))]
         self.default_css = [("gridwalk_css", static("css/gridwalk.css"))]
 
 
@@ -123,4 +124,39 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
         Element(f'<link rel="icon" href="{escape(static("icon.svg"))}" type="image/svg+xml">'), name="icon"
     )
     figure.html.add_child(Element(settings.chrome_html), name="chrome")
+    return figure.render()
+
+
+STATUS_COLOURS = {"reported": "#e74c3c", "meeting": "#f39c12", "resolved": "#2e86c1", "referred": "#8e44ad",
+                  "closed": "#7f8c8d"}
+
+
+def build_patrol_page(patrol: dict[str, Any], chrome_html: str, title: str, static: Callable[[str], str]) -> str:
+    """A patrol's page: its route and the issues it found on a small Folium map (one
+    patrol's data is small enough to inline), with the summary beside it."""
+    points = [(i["lat"], i["lon"]) for i in patrol["issues"]]
+    if patrol["track"]:
+        points += [(lat, lon) for lon, lat in patrol["track"]["coordinates"]]
+    m = folium.Map(location=points[0] if points else (29.99, 109.478), zoom_start=17, tiles=None,
+                   prefer_canvas=True, control_scale=True)
+    m.options.update(max_zoom=20, min_zoom=8)
+    m.default_js = [("leaflet", static("vendor/leaflet/leaflet.js"))]
+    m.default_css = [("leaflet_css", static("vendor/leaflet/leaflet.css"))]
+    if patrol["track"]:
+        folium.PolyLine([(lat, lon) for lon, lat in patrol["track"]["coordinates"]], color="#8e44ad",
+                        weight=5, opacity=0.8).add_to(m)
+    for number, issue in enumerate(patrol["issues"], 1):
+        folium.CircleMarker((issue["lat"], issue["lon"]), radius=9, color="#fff", weight=2, fill=True,
+                            fill_color=STATUS_COLOURS.get(issue["status"], "#555"), fill_opacity=1,
+                            tooltip=str(number)).add_to(m)
+    if len(points) > 1:
+        # Room at the bottom right for the summary panel (a bottom sheet on phones).
+        m.fit_bounds([[min(p[0] for p in points), min(p[1] for p in points)],
+                      [max(p[0] for p in points), max(p[1] for p in points)]],
+                     padding_top_left=(30, 30), padding_bottom_right=(30, 320))
+    figure = m.get_root()
+    figure.header.add_child(Element(f"<title>{escape(title)}</title>"), name="title")
+    figure.header.add_child(Element(f'<link rel="stylesheet" href="{escape(static("css/gridwalk.css"))}">'),
+                            name="css")
+    figure.html.add_child(Element(chrome_html), name="chrome")
     return figure.render()

@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, current_app, g, render_template, url_for
 from flask_babel import gettext as _
 
-from geo import responsibility
+from geo import directory, issues, responsibility
 from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES
 from webmap import db
 from webmap.auth import csrf_token, login_required
 from webmap.mapbuilder import MapSettings, build_map
-from webmap.names import kind_names, level_names, status_names
+from webmap.names import event_names, kind_names, level_names, status_names, step_names
 from webmap.security import with_nonces
 
 bp = Blueprint("map", __name__)
@@ -46,6 +46,51 @@ def _client_texts() -> dict[str, Any]:
         "levels": level_names(),
         "kinds": kind_names(),
         "statuses": status_names(),
+        "field": _field_texts(),
+    }
+
+
+def _field_texts() -> dict[str, Any]:
+    return {
+        "title": _("Report a problem"),
+        "placeHint": _("The pin is where you are; drag it or tap the map to correct it."),
+        "dragPin": _("Drag to the problem's place"),
+        "category": _("Category"),
+        "description": _("What is wrong"),
+        "describe": _("Describe the problem"),
+        "photos": _("Photos (up to 3)"),
+        "tooManyPhotos": _("At most 3 photos"),
+        "onPatrol": _("Found on the patrol under way"),
+        "submit": _("Report"),
+        "cancel": _("Cancel"),
+        "waiting": _("{n} reports waiting to be sent"),
+        "savedOffline": _("Saved on this phone; it will be sent when the network is back."),
+        "loginAgain": _("Saved on this phone; log in again to send it."),
+        "failed": _("Could not send; try again."),
+        "needsNetwork": _("This needs the network; try again when connected."),
+        "sentTo": _("Reported. It went to:"),
+        "routedTo": _("Sent to"),
+        "isItOneOf": _("Is it one of these open issues nearby?"),
+        "addToThis": _("Add to this one"),
+        "sameProblem": _("Reported again on the spot"),
+        "timeline": _("Timeline"),
+        "decision": _("Decision"),
+        "attending": _("Units attending"),
+        "responsibleUnit": _("Responsible unit"),
+        "referTo": _("Refer to unit"),
+        "referredTo": _("Referred to"),
+        "reason": _("Reason"),
+        "note": _("Note"),
+        "whatWasDone": _("What was done"),
+        "afterPhotos": _("Photos after the work"),
+        "startPatrol": _("Start patrol"),
+        "endPatrol": _("End patrol"),
+        "patrol": _("patrol"),
+        "patrolStarted": _("Patrol of {grid} started; your route is being recorded."),
+        "noGridHere": _("There is no grid at the centre of the map: move the map to the grid to walk."),
+        "steps": step_names(),
+        "events": event_names(),
+        "currentUnit": _("Responsible unit"),
     }
 
 
@@ -77,6 +122,9 @@ def index() -> str:
         client={
             "api": url_for("api.lookup").rsplit("/", 1)[0],
             "loginUrl": url_for("auth.login"),
+            "patrolUrl": url_for("fieldwork.patrol", patrol_id=0),
+            # Known at page load, so a report can be written with no network at all.
+            "categories": [{"code": c.code, "name": c.name} for c in issues.categories(db.session())],
             "csrf": csrf_token(),
             "fitBounds": _user_extent(),
             "texts": _client_texts(),
@@ -88,6 +136,10 @@ def index() -> str:
             levels=AREA_LEVELS,
             kinds=ASSIGNMENT_KINDS,
             statuses=ISSUE_STATUSES,
+            categories=issues.categories(db.session()),
+            units=directory.all_units(db.session()),
+            reports=g.user.role in issues.REPORTERS,
+            patrols=g.user.role in issues.WORKERS,
         ),
         title=_("Gridwalk · grid responsibility map"),
     )

@@ -44,3 +44,28 @@ def role_names() -> dict[str, str]:
         "party": _("Party member"),
         "viewer": _("Viewer"),
     }
+
+
+def step_names() -> dict[str, str]:
+    """The buttons for the steps of an issue's workflow."""
+    return {
+        "meeting": _("Hold an on-site meeting"),
+        "resolve": _("Mark resolved"),
+        "verify": _("Verify and close"),
+        "refer": _("Refer"),
+        "reopen": _("Reopen"),
+        "comment": _("Comment"),
+    }
+
+
+def event_names() -> dict[str, str]:
+    """The steps as they stand in an issue's timeline."""
+    return {
+        "reported": _("Found and reported"),
+        "meeting": _("On-site meeting"),
+        "resolve": _("Resolved"),
+        "verify": _("Verified and closed"),
+        "refer": _("Referred"),
+        "reopen": _("Reopened"),
+        "comment": _("Comment"),
+    }

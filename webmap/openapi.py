@@ -266,7 +266,7 @@ def spec() -> J:
         "/tokens/{token_id}": {"delete": _op("Revoke a token", ref("Token"), params=[_id("token_id")],
                                              errors=(404,))},
         "/units": {
-            "get": _op("Units", array("Unit"), params=[Q, PAGE]),
+            "get": _op("Units (all=1: every unit, unpaged)", array("Unit"), params=[Q, PAGE, _param("all", STRING)]),
             "post": _op("Create a unit (administrators)", ref("Unit"), status=201, body=ref("UnitWrite"),
                         errors=(400, 403, 409, 415)),
         },

@@ -17,7 +17,7 @@
     grids: "areas?level=grid",
     compounds: "areas?level=compound",
     buildings: "buildings",
-    issues: "issues?status=open",
+    issues: "issues?",
   };
 
   function el(tag, attrs) {
@@ -103,15 +103,12 @@
         className: "gw-issue gw-dot gw-status-" + p.status + (p.overdue ? " gw-overdue" : ""),
         iconSize: [18, 18],
       });
-      var marker = L.marker(latlng, { icon: icon, title: T.statuses[p.status] || p.status });
-      marker.bindPopup(function () {
-        return el("div", { class: "gw-popup" },
-          el("strong", { text: p.category }),
-          el("span", { class: "gw-badge gw-status-" + p.status, text: T.statuses[p.status] || p.status }),
-          p.overdue ? el("span", { class: "gw-badge gw-overdue-badge", text: T.overdue }) : null,
-          el("p", { text: p.description }),
-          el("small", { text: (p.reported_at || "").slice(0, 10) +
-            (p.deadline ? " · " + T.deadline + " " + p.deadline : "") }));
+      var marker = L.marker(latlng, { icon: icon, title: p.category + " · " + (T.statuses[p.status] || p.status) });
+      marker.issueId = feature.id;
+      // A tap on an issue opens its timeline in the panel (gridwalk-field.js).
+      marker.on("click", function (e) {
+        L.DomEvent.stopPropagation(e);
+        if (Gridwalk.showIssue) Gridwalk.showIssue(feature.id);
       });
       return marker;
     }
@@ -133,6 +130,25 @@
       if (key === "buildings") {
         showHint(data.truncated ? fill(T.tooMany, { n: data.numberReturned }) : "");
       }
+      if (key === "grids") gridChoices(data.features);
+    }
+
+    // The grid filter offers the grids on the map; a chosen one stays offered.
+    function gridChoices(features) {
+      var select = document.getElementById("gw-filter-grid");
+      if (!select) return;
+      var chosen = select.value;
+      var first = select.options[0];
+      var options = features.slice().sort(function (a, b) {
+        return a.properties.name.localeCompare(b.properties.name, "zh");
+      }).map(function (f) {
+        return el("option", { value: String(f.id), text: f.properties.name });
+      });
+      if (chosen && !features.some(function (f) { return String(f.id) === chosen; })) {
+        options.unshift(select.querySelector("option[value='" + chosen + "']"));
+      }
+      select.replaceChildren.apply(select, [first].concat(options.filter(Boolean)));
+      select.value = chosen;
     }
 
     function showHint(text) {
@@ -161,10 +177,12 @@
         var controller = new AbortController();
         pending[key] = controller;
         var bounds = clamped(padded(view), cfg.maxSpan[key]);
-        var sep = SOURCES[key].indexOf("?") >= 0 ? "&" : "?";
-        getJSON(api(SOURCES[key] + sep + "bbox=" + bboxParam(bounds)), controller.signal)
+        var source = SOURCES[key] + (key === "issues" ? issueQuery() : "");
+        var sep = source.indexOf("?") >= 0 ? (/[?&]$/.test(source) ? "" : "&") : "?";
+        getJSON(api(source + sep + "bbox=" + bboxParam(bounds)), controller.signal)
           .then(function (data) {
             loaded[key] = { bounds: bounds, zoom: zoom };
+            if (hint.textContent === T.failed) showHint("");
             draw(key, data);
           })
           .catch(function (error) {
@@ -270,6 +288,7 @@
 
     // On a phone the panel is a bottom sheet: keep the tapped place in sight above it.
     function keepInSight(latlng) {
+      if (panel.hidden) return;
       var sheet = panel.getBoundingClientRect();
       var mapBox = map.getContainer().getBoundingClientRect();
       if (sheet.left > mapBox.left + 10) return;  // side panel on a wide screen
@@ -304,10 +323,45 @@
       });
     }
 
-    map.on("click", function (e) { lookup(e.latlng); });
+    // --- issue filters (the form in the map's chrome) ----------------------------------
+
+    var filterForm = document.getElementById("gw-filters");
+    function issueQuery() {
+      var params = new URLSearchParams();
+      if (filterForm) {
+        new FormData(filterForm).forEach(function (value, name) {
+          if (value !== "") params.append(name, value);
+        });
+      }
+      if (!params.has("status")) params.set("status", "open");
+      return params.toString() + "&";
+    }
+    function reloadIssues() {
+      loaded.issues = null;
+      refresh();
+    }
+    if (filterForm) {
+      filterForm.addEventListener("change", reloadIssues);
+      filterForm.addEventListener("submit", function (e) { e.preventDefault(); reloadIssues(); });
+    }
+
+    var ctx = {
+      map: map, cfg: cfg, T: T, el: el, fill: fill, api: api, getJSON: getJSON, showPanel: showPanel,
+      panel: panel, highlight: highlight, person: person, reloadIssues: reloadIssues, keepInSight: keepInSight,
+      // The field tools take taps on the map while a report is being placed.
+      takesTap: null,
+    };
+    map.on("click", function (e) {
+      if (ctx.takesTap && ctx.takesTap(e.latlng)) return;
+      lookup(e.latlng);
+    });
     Gridwalk.map = map;
+    Gridwalk.layers = layers;
     Gridwalk.lookup = lookup;
+    Gridwalk.ctx = ctx;
+    if (Gridwalk.field) Gridwalk.field.attach(ctx);
   }
 
-  window.Gridwalk = { attach: attach };
+  window.Gridwalk = window.Gridwalk || {};
+  window.Gridwalk.attach = attach;
 })();

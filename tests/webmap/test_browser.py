@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,13 +94,14 @@ def log_in(page: Any, base: str, username: str = "admin") -> None:
     page.wait_for_selector(".folium-map")
     page.wait_for_load_state("load")
     assert not errors, errors
-    page.wait_for_function("window.Gridwalk && window.Gridwalk.map")
+    page.wait_for_function("() => window.Gridwalk && window.Gridwalk.map")
 
 
-def tap_at(page: Any, lon: float, lat: float, zoom: int = 18, touch: bool = False) -> None:
+def tap_at(page: Any, lon: float, lat: float, zoom: int = 18, touch: bool = False, settle: bool = True) -> None:
     """Centre the map on a position, wait for the layers, then tap or click it."""
-    page.evaluate(f"void Gridwalk.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
-    page.wait_for_load_state("networkidle")
+    if settle:
+        page.evaluate(f"void Gridwalk.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+        page.wait_for_load_state("networkidle")
     point = page.evaluate(f"(() => {{ const p = Gridwalk.map.latLngToContainerPoint([{lat}, {lon}]);"
                           " return {x: p.x, y: p.y}; })()")
     target = page.locator(".folium-map")
@@ -223,3 +225,143 @@ def test_a_name_written_as_html_shows_as_text_and_runs_nothing(browser, live_ser
         with engine.begin() as conn:
             conn.execute(text("UPDATE people SET name = :name WHERE name = :evil"), {"evil": evil, "name": b["person"]})
         engine.dispose()
+
+
+# --- field work on a phone ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grid_building(demo_url: str) -> dict[str, Any]:
+    """A building in the demo grid member's grid, its routing read from the database."""
+    from sqlalchemy.orm import Session
+
+    from geo.db import make_engine
+    from geo.routing import route
+
+    engine = make_engine(demo_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("""
+            SELECT b.id, ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat
+            FROM buildings b
+            CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom) AS pt) p
+            JOIN users u ON u.username = 'grid'
+            WHERE b.area_id IN (WITH RECURSIVE t AS (SELECT id FROM areas WHERE id = u.area_id
+                                UNION ALL SELECT a.id FROM areas a JOIN t ON a.parent_id = t.id) SELECT id FROM t)
+            ORDER BY b.id LIMIT 1
+        """)).mappings().one()
+    with Session(engine) as s:
+        routing = route(s, row["lon"], row["lat"])
+        unit = s.execute(text("SELECT name FROM units WHERE id = :i"), {"i": routing.unit_id}).scalar()
+    engine.dispose()
+    return {**row, "unit": unit}
+
+
+def phone_context(browser, lon: float, lat: float):  # type: ignore[no-untyped-def]
+    return browser.new_context(**PHONE, locale="zh-CN", geolocation={"longitude": lon, "latitude": lat},
+                               permissions=["geolocation"])
+
+
+def issues_described(demo_url: str, description: str) -> list[dict[str, Any]]:
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT i.id, i.building_id, u.name AS unit FROM issues i LEFT JOIN units u ON u.id = i.unit_id
+            WHERE i.description = :d
+        """), {"d": description}).mappings().all()
+    engine.dispose()
+    return [dict(r) for r in rows]
+
+
+def test_a_report_made_offline_lands_once_when_the_network_returns(browser, live_server, demo_url, grid_building,
+                                                                   screenshots):
+    b = grid_building
+    description = f"离线上报测试 {uuid.uuid4().hex[:6]}"
+    context = phone_context(browser, b["lon"], b["lat"])
+    page = context.new_page()
+    log_in(page, live_server, "grid")
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+
+    context.set_offline(True)
+    page.locator("#gw-report").tap()
+    form = page.locator("#gw-report-form")
+    form.wait_for()
+    tap_at(page, b["lon"], b["lat"], zoom=18, touch=True, settle=False)  # the pin goes where the officer taps
+    form.locator("select[name=category]").select_option("安全隐患")
+    form.locator("textarea[name=description]").fill(description)
+    form.locator("button[type=submit]").tap()
+    page.locator("#gw-panel .gw-ok").wait_for()
+    assert "联网后将自动上报" in page.locator("#gw-panel").inner_text()
+    assert page.locator("#gw-queue").inner_text() == "1 条上报待发送"
+    page.screenshot(path=str(screenshots / "phone-offline-queued.png"))
+    assert issues_described(demo_url, description) == []
+
+    context.set_offline(False)  # the browser says "online" and the queue goes out
+    page.locator("#gw-queue").wait_for(state="hidden", timeout=20000)
+    [issue] = issues_described(demo_url, description)
+    assert issue["building_id"] == b["id"] and issue["unit"] == b["unit"]
+    page.wait_for_function(f"() => Gridwalk.layers.issues.getLayers().some(m => m.issueId === {issue['id']})")
+    # Sent again (a retry after a lost answer) it is still one issue.
+    page.evaluate("Gridwalk.field.queue.all()")  # the queue is empty now
+    assert page.evaluate("Gridwalk.field.queue.all().then(r => r.length)") == 0
+    assert len(issues_described(demo_url, description)) == 1
+    context.close()
+
+
+def test_an_officer_walks_an_issue_through_its_workflow_on_a_phone(browser, live_server, demo_url, grid_building,
+                                                                  screenshots):
+    b = grid_building
+    context = phone_context(browser, b["lon"], b["lat"])
+    page = context.new_page()
+    log_in(page, live_server, "grid")
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+    description = f"工作流测试 {uuid.uuid4().hex[:6]}"
+    page.locator("#gw-report").tap()
+    form = page.locator("#gw-report-form")
+    form.wait_for()
+    form.locator("textarea[name=description]").fill(description)
+    form.locator("button[type=submit]").tap()
+    card = page.locator("#gw-panel .gw-issue-card")
+    card.wait_for()
+    panel = page.locator("#gw-panel")
+    assert description in panel.inner_text() and b["unit"] in panel.inner_text()  # who it went to
+
+    panel.get_by_role("button", name="召开现场会").tap()
+    step = panel.locator("form.gw-step-form")
+    step.locator("textarea[name=decision]").fill("当场清理，社区督办")
+    step.locator("input[name=deadline]").fill("2099-12-31")
+    step.locator("button[type=submit]").tap()
+    panel.locator(".gw-badge.gw-status-meeting").first.wait_for()
+
+    panel.get_by_role("button", name="标记已解决").tap()
+    step = panel.locator("form.gw-step-form")
+    step.locator("textarea[name=note]").fill("已清理完毕")
+    step.locator("input[type=file]").set_input_files(files=[{
+        "name": "after.png", "mimeType": "image/png", "buffer": _png()}])
+    step.locator("button[type=submit]").tap()
+    panel.locator(".gw-badge.gw-status-resolved").first.wait_for()
+    panel.locator(".gw-timeline img").first.wait_for()
+
+    panel.get_by_role("button", name="核查办结").tap()
+    panel.locator("form.gw-step-form button[type=submit]").tap()
+    panel.locator(".gw-badge.gw-status-closed").first.wait_for()
+    timeline = panel.locator(".gw-timeline").inner_text()
+    for label in ("发现上报", "现场会", "已解决", "核查办结", "当场清理，社区督办", "已清理完毕"):
+        assert label in timeline
+    page.wait_for_load_state("networkidle")
+    # The issue stays in sight above the panel.
+    y = page.evaluate(f"Gridwalk.map.latLngToContainerPoint([{b['lat']}, {b['lon']}]).y")
+    assert 0 < y < panel.bounding_box()["y"]
+    page.screenshot(path=str(screenshots / "phone-issue-closed.png"))
+    context.close()
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (30, 140, 60)).save(out, "PNG")
+    return out.getvalue()

@@ -1,0 +1,125 @@
+"""Pages of the field work: the issue list (filtered, sorted, paged, exported to CSV and
+XLSX) and a patrol's page (its route, the issues found, the share solved on the spot)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask_babel import gettext as _
+
+from geo import directory, issues, patrols
+from geo.validate import Fields
+from webmap import db
+from webmap.auth import login_required, scope
+from webmap.mapbuilder import build_patrol_page
+from webmap.names import status_names
+from webmap.security import with_nonces
+
+bp = Blueprint("fieldwork", __name__)
+
+PAGE_SIZE = 50
+EXPORT_LIMIT = 50_000
+
+
+@bp.before_request
+@login_required
+def _logged_in() -> None:
+    return None
+
+
+def _filters() -> issues.Filters:
+    return issues.Filters.read({k: v for k, v in request.args.items() if k in issues.LIST_FIELDS})
+
+
+def _columns() -> list[tuple[str, str]]:
+    return [
+        ("id", "#"), ("reported_at", _("Reported at")), ("category", _("Category")), ("status", _("State")),
+        ("description", _("What is wrong")), ("area", _("Area")), ("building", _("Building")),
+        ("unit", _("Unit")), ("deadline", _("Deadline")), ("closed_at", _("Closed")),
+        ("reporter", _("Reported by")),
+    ]
+
+
+@bp.get("/issues", endpoint="issues")
+def issues_page() -> str:
+    filters = _filters()
+    page = Fields({"page": request.args.get("page")}, ("page",)).integer("page", maximum=10000) or 1
+    found = issues.rows(db.session(), scope(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    total = issues.count(db.session(), scope(), filters)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "issues.html", title=_("Issues"), rows=found, total=total, page=page, page_size=PAGE_SIZE,
+        filters=filters, args=args, columns=_columns(), status_names=status_names(),
+        categories=issues.categories(db.session(), active_only=False),
+        units=directory.all_units(db.session()), sortable=set(issues.SORTS),
+        tz=ZoneInfo(current_app.config["TIMEZONE"]),
+    )
+
+
+
+def _export_rows() -> tuple[list[str], list[list[Any]]]:
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    names = status_names()
+    found = issues.rows(db.session(), scope(), _filters(), limit=EXPORT_LIMIT)
+    headings = [label for _key, label in _columns()] + [_("Overdue")]
+    rows = []
+    for r in found:
+        rows.append([
+            r["id"], r["reported_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M"), r["category"],
+            names.get(r["status"], r["status"]), r["description"], r["area"], r["building"], r["unit"],
+            r["deadline"].isoformat() if r["deadline"] else "",
+            r["closed_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if r["closed_at"] else "",
+            r["reporter"], _("yes") if r["overdue"] else "",
+        ])
+    return headings, rows
+
+
+def _safe_cell(value: Any) -> Any:
+    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@bp.get("/issues.csv")
+def issues_csv() -> Response:
+    headings, rows = _export_rows()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headings)
+    writer.writerows([[_safe_cell(v) for v in row] for row in rows])
+    # With a byte-order mark, Excel opens the Chinese text as UTF-8.
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=issues.csv"
+    return response
+
+
+@bp.get("/issues.xlsx")
+def issues_xlsx() -> Response:
+    from openpyxl import Workbook
+
+    headings, rows = _export_rows()
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_("Issues"))
+    sheet.append(headings)
+    for row in rows:
+        sheet.append([_safe_cell(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    response = Response(out.getvalue(),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = "attachment; filename=issues.xlsx"
+    return response
+
+
+@bp.get("/patrols/<int:patrol_id>")
+def patrol(patrol_id: int) -> str:
+    found = patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id))
+    chrome = render_template("patrol.html", patrol=found, status_names=status_names(),
+                             tz=ZoneInfo(current_app.config["TIMEZONE"]), user=g.user)
+    return with_nonces(build_patrol_page(found, chrome, _("Patrol %(id)s", id=patrol_id),
+                                         lambda path: url_for("static", filename=path)))
