@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from geoalchemy2 import Geography
 from shapely.geometry import LineString
-from sqlalchemy import exists, func, select
+from sqlalchemy import cast, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from geo.directory import get
@@ -21,6 +22,8 @@ from geo.validate import Fields, storable_id
 MAX_TRACK_POINTS = 20_000
 # A phone's GPS wanders by metres: the stored route keeps the shape, not the jitter.
 TRACK_TOLERANCE_METRES = 5
+# A route that never comes this close to its grid is not the patrol's (swapped or bogus).
+NEAR_GRID_METRES = 2000
 
 
 def one(session: Session, scope: Scope, patrol_id: int) -> Patrol:
@@ -91,6 +94,11 @@ def record(session: Session, scope: Scope, patrol_id: int, body: Any, *, ending:
     fields = Fields(body, ("track",))
     if fields.data.get("track") is not None:
         line = to_element(_track(fields.data["track"]))
+        near = session.scalar(select(func.ST_DWithin(
+            cast(line, Geography(srid=SRID)), cast(Area.geom, Geography(srid=SRID)), NEAR_GRID_METRES,
+        )).where(Area.id == patrol.area_id))
+        if not near:
+            raise BadRequest(N_("the route is nowhere near the patrol's grid"), code="bad_track")
         # Simplified in metres (Web Mercator), stored in WGS 84; computed by the database
         # when the row is written.
         patrol.track = func.ST_Transform(
