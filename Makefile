@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations messages clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations messages bench clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -52,3 +52,9 @@ messages: venv
 	  --sort-output -o var/messages.pot .
 	$(VENV)/bin/pybabel update -i var/messages.pot -d webmap/translations -l zh --no-fuzzy-matching \
 	  --ignore-obsolete --omit-header
+
+# Benchmarks (not tests): a demo county at scale 10 in the local cluster, kept for reuse.
+bench: deps venv
+	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench $(VENV)/bin/gridwalk db upgrade
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench $(PY) bench/issue_create.py

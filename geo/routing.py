@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from geo.errors import N_, BadRequest
-from geo.models import Area, Assignment
-from geo.responsibility import area_chain, areas_covering, assignments_for, building_at
-from geo.scope import Scope
+from geo.geometry import SRID
+from geo.models import AREA_DEPTH, AREA_LEVELS, Area, Assignment, Building
+from geo.responsibility import current
 
 # When several assignments answer for the same place, the unit of the nearer layer
 # (包保单位 before 大党委部门 before 县领导) is the one that acts.
 _KIND_ORDER = {"unit": 0, "department": 1, "standing_committee": 2, "party_member": 3}
-_SYSTEM = Scope.system()
 
 
 @dataclass
@@ -31,27 +32,36 @@ class Routing:
 
 
 def route(session: Session, lon: float, lat: float) -> Routing:
-    """Whom a problem at (lon, lat) goes to. Routing does not depend on who reports it."""
-    building = building_at(session, lon, lat, _SYSTEM)
-    if building is not None and building.area_id is not None:
-        chain = area_chain(session, building.area_id, _SYSTEM)
-    else:
-        building = None
-        covering = areas_covering(session, lon, lat, _SYSTEM)
-        # On a line shared by two grids both cover the point: the first (deterministically,
-        # the older) takes it, with its own chain.
-        chain = area_chain(session, covering[0].id, _SYSTEM) if covering else []
-    if not chain:
+    """Whom a problem at (lon, lat) goes to. Routing does not depend on who reports it.
+    Four small indexed queries, reading ids only (no geometry comes back)."""
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    building = session.execute(
+        select(Building.id, Building.area_id)
+        .where(func.ST_Covers(Building.geom, point), Building.area_id.is_not(None))
+        .order_by(func.ST_Area(Building.geom), Building.id).limit(1)
+    ).first()
+    # On a line shared by two grids both cover the point: the older one takes it.
+    start = building.area_id if building else session.scalar(
+        select(Area.id).where(func.ST_Covers(Area.geom, point)).order_by(AREA_DEPTH.desc(), Area.id).limit(1)
+    )
+    if start is None:
         raise BadRequest(N_("this place is outside the county's mapped areas"), code="outside_county")
+    up = select(Area.id, Area.parent_id, Area.level).where(Area.id == start).cte(recursive=True)
+    up = up.union_all(select(Area.id, Area.parent_id, Area.level).join(up, Area.id == up.c.parent_id))
+    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
+    chain = session.execute(select(up.c.id, up.c.level).order_by(depth.desc())).all()  # innermost first
+    targets = [Assignment.area_id.in_([a.id for a in chain])]
+    if building:
+        targets.append(Assignment.building_id == building.id)
+    found = session.execute(
+        select(Assignment.id, Assignment.kind, Assignment.area_id, Assignment.building_id, Assignment.unit_id,
+               Assignment.person_id).where(or_(*targets), current())
+    ).all()
 
-    found = session.scalars(
-        assignments_for(area_ids=[a.id for a in chain], building_ids=[building.id] if building else [])
-    ).unique().all()
-    at: dict[tuple[str, int], list[Assignment]] = defaultdict(list)
+    at: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for a in found:
-        key = ("building", a.building_id) if a.building_id else ("area", a.area_id)
-        at[key].append(a)  # type: ignore[index]
-    places: list[tuple[str, int]] = ([("building", building.id)] if building else []) + [("area", a.id) for a in chain]
+        at[("building", a.building_id) if a.building_id else ("area", a.area_id)].append(a)
+    places = ([("building", building.id)] if building else []) + [("area", a.id) for a in chain]
 
     unit_id = None
     for place in places:
@@ -61,24 +71,23 @@ def route(session: Session, lon: float, lat: float) -> Routing:
             break
 
     # The cadres on the spot: who answers for the building, its compound and its grid.
-    near = places[: _through_grid(places, chain)]
+    near = places[: _through_grid(places, [level for _, level in chain])]
     chosen = [a for place in near for a in sorted(at[place], key=lambda a: (_KIND_ORDER[a.kind], a.id))
               if a.person_id and a.kind != "party_member"]
-    person_ids = list(dict.fromkeys(a.person_id for a in chosen if a.person_id))
     return Routing(
         building_id=building.id if building else None,
         area_id=chain[0].id,
         area_ids=[a.id for a in chain],
         unit_id=unit_id,
-        person_ids=person_ids,
+        person_ids=list(dict.fromkeys(a.person_id for a in chosen)),
         assignment_ids=[a.id for a in chosen],
     )
 
 
-def _through_grid(places: list[tuple[str, int]], chain: list[Area]) -> int:
+def _through_grid(places: list[tuple[str, int]], levels: list[str]) -> int:
     """How many of the places, innermost first, reach down to the grid (or all if none)."""
-    offset = len(places) - len(chain)
-    for i, area in enumerate(chain):
-        if area.level == "grid":
+    offset = len(places) - len(levels)
+    for i, level in enumerate(levels):
+        if level == "grid":
             return offset + i + 1
     return len(places)

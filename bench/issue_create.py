@@ -1,0 +1,121 @@
+"""Benchmark: reporting an issue (validation, routing by location, insert, first event,
+commit) against the bare routing SQL — the point-in-polygon lookups and the assignment
+query alone — measured in the same run on the same points.
+
+    DATABASE_URL=postgresql://… python bench/issue_create.py [--scale 10] [--n 300]
+
+The database gets the demo county at --scale if it has none (`make bench` prepares one).
+Prints p50/p95 of both and their ratio. Issues created here are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from geo import demo, issues  # noqa: E402
+from geo.db import make_engine, session_factory  # noqa: E402
+from geo.models import User  # noqa: E402
+from geo.scope import Scope  # noqa: E402
+
+# One round trip: the building and the areas under the point (GiST), and the current
+# assignments on them (two index lookups).
+BARE_ROUTING = text("""
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
+    b AS (SELECT buildings.id FROM buildings, p
+          WHERE ST_Covers(buildings.geom, p.g) ORDER BY ST_Area(buildings.geom), buildings.id LIMIT 1),
+    a AS (SELECT areas.id FROM areas, p WHERE ST_Covers(areas.geom, p.g))
+    SELECT (SELECT id FROM b), (SELECT array_agg(id) FROM a),
+      (SELECT array_agg(unit_id) FROM (
+         SELECT s.unit_id FROM assignments s WHERE s.area_id IN (SELECT id FROM a)
+           AND s.valid_from <= current_date AND (s.valid_to IS NULL OR s.valid_to > current_date)
+         UNION ALL
+         SELECT s.unit_id FROM assignments s WHERE s.building_id IN (SELECT id FROM b)
+           AND s.valid_from <= current_date AND (s.valid_to IS NULL OR s.valid_to > current_date)) u)
+""")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def points(session: Session, n: int) -> list[tuple[float, float]]:
+    """Half in buildings, half on open ground of the grids: what officers report."""
+    rng = random.Random(7)
+    inside = session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM buildings ORDER BY id) s"
+    )).all()
+    grids = session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_DumpPoints(ST_GeneratePoints(geom, 20, 7))).geom p "
+        "FROM areas WHERE level = 'grid' ORDER BY id) s"
+    )).all()
+    return [tuple(rng.choice(inside if i % 2 else grids)) for i in range(n)]  # type: ignore[misc]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--n", type=int, default=300)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("set DATABASE_URL (or run `make bench`)", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with factory() as session:
+        if not demo.is_loaded(session):
+            print(f"loading the demo county at scale {args.scale} …", file=sys.stderr)
+            demo.load(session, scale=args.scale, password="bench-only-password")
+            session.commit()
+        buildings = session.scalar(text("SELECT count(*) FROM buildings"))
+        grid_user = session.query(User).filter_by(username="grid").one()
+        scope = Scope.of(grid_user)
+        sample = points(session, args.n)
+
+    routing_ms: list[float] = []
+    report_ms: list[float] = []
+    created: list[int] = []
+    # Interleaved, so both see the same caches and the same load.
+    for lon, lat in sample:
+        with engine.connect() as conn:
+            t0 = time.perf_counter()
+            conn.execute(BARE_ROUTING, {"lon": lon, "lat": lat}).one()
+            routing_ms.append((time.perf_counter() - t0) * 1000)
+        with factory() as session:
+            t0 = time.perf_counter()
+            filed = issues.report(session, scope, {"lon": lon, "lat": lat, "category": "环境卫生",
+                                                   "description": "基准测试", "client_id": str(uuid.uuid4())})
+            session.commit()
+            report_ms.append((time.perf_counter() - t0) * 1000)
+            created.append(filed.issue.id)
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM issues WHERE id = ANY(:ids)"), {"ids": created})
+        conn.execute(text("DELETE FROM audit_log WHERE table_name IN ('issues', 'issue_events') "
+                          "AND record_id = ANY(:ids)"), {"ids": created})
+    engine.dispose()
+
+    p50r, p95r = percentile(routing_ms, 0.5), percentile(routing_ms, 0.95)
+    p50i, p95i = percentile(report_ms, 0.5), percentile(report_ms, 0.95)
+    print(f"buildings in the county: {buildings:,}; issues reported: {len(report_ms)}")
+    print(f"bare routing SQL   p50 {p50r:7.2f} ms   p95 {p95r:7.2f} ms   mean {statistics.mean(routing_ms):7.2f} ms")
+    print(f"report an issue    p50 {p50i:7.2f} ms   p95 {p95i:7.2f} ms   mean {statistics.mean(report_ms):7.2f} ms")
+    print(f"ratio (report / bare routing)   p50 {p50i / p50r:5.1f}×   p95 {p95i / p95r:5.1f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
