@@ -1021,7 +1021,7 @@ class Activity:
         for _ in range(found):
             reported = started + dt.timedelta(minutes=rng.randint(5, (ended - started).seconds // 60))
             self.issue(cell, patrol, reported, rng.choice(members), units, leader=leader,
-                       attendees=members)
+                       attendees=members, patrol_end=ended)
 
     def track(self, cell: GridCell) -> str:
         """A walk along the grid's streets, with a little GPS scatter (never enough to
@@ -1080,7 +1080,8 @@ class Activity:
         return Point(float(lon), float(lat))
 
     def issue(self, cell: GridCell, patrol: int | None, reported: dt.datetime, reporter: int,
-              units: list[int], *, leader: int | None = None, attendees: list[int] | None = None) -> None:
+              units: list[int], *, leader: int | None = None, attendees: list[int] | None = None,
+              patrol_end: dt.datetime | None = None) -> None:
         """One issue and its workflow: reported → meeting (on the spot when a patrol found
         it) → resolved → verified, sometimes referred upwards, stalled past its deadline,
         or reopened; cut off at `today`, so young issues are still open."""
@@ -1099,10 +1100,13 @@ class Activity:
 
         def hold_meeting(at: dt.datetime, until: dt.date) -> None:
             decision = rng.choice(MEETING_DECISIONS).format(unit=unit_name, days=(until - at.date()).days)
-            data = {"units": [plan.units[u][0] for u in dict.fromkeys(units + [unit])],
+            # Named rather than by id (ids are only known once loaded), in the shape the
+            # timeline shows: attending_units [{id, name}].
+            data = {"attending_units": [{"id": None, "name": plan.units[u][0]}
+                                        for u in dict.fromkeys(units + [unit])],
                     "attendees": [plan.people[p][0] for p in present],
                     "decision": decision, "deadline": until.isoformat()}
-            events.append(("meeting", at, chair, unit, decision, geom, _json(data)))
+            events.append(("meeting", at, chair, unit, "", geom, _json(data)))
 
         # Most issues are settled; some go up to a department, stall past their deadline,
         # wait for the check, or (reported by residents) still wait for anyone to come.
@@ -1114,28 +1118,33 @@ class Activity:
             department = self.unit_by_name[CATEGORY_DEPARTMENTS[category]]
             at = meeting + dt.timedelta(days=rng.randint(0, 3), hours=rng.randint(1, 5))
             name = plan.units[department][0]
-            events.append(("referred", at, cell.member, department, f"超出社区处置能力，转{name}办理",
-                           None, _json({"to": name})))
+            events.append(("refer", at, cell.member, department, f"超出社区处置能力，转{name}办理",
+                           None, "{}"))
         elif fate in ("settled", "unchecked"):
-            late = rng.uniform(0.3, 1.3)
-            resolved = meeting + dt.timedelta(days=max(0.2, (deadline - meeting.date()).days * late))
             fixer = self.people_of(unit)[-1]
-            events.append(("resolved", resolved, fixer, unit, "已整改完毕，附整改后照片", None, "{}"))
+            if patrol_end is not None and rng.random() < 0.45:
+                # Solved on the spot (现场解决): fixed while the patrol was still there.
+                resolved = min(meeting + dt.timedelta(minutes=rng.randint(5, 25)), patrol_end)
+                events.append(("resolve", resolved, fixer, unit, "现场整改完毕", None, "{}"))
+            else:
+                late = rng.uniform(0.3, 1.3)
+                resolved = meeting + dt.timedelta(days=max(0.2, (deadline - meeting.date()).days * late))
+                events.append(("resolve", resolved, fixer, unit, "已整改完毕，附整改后照片", None, "{}"))
             checked = resolved + dt.timedelta(days=rng.randint(1, 5), hours=rng.randint(0, 3))
             if fate == "settled" and rng.random() < 0.08:
-                events.append(("reopened", checked, cell.member, None, "复核未通过，重新交办", None, "{}"))
+                events.append(("reopen", checked, cell.member, None, "复核未通过，重新交办", None, "{}"))
                 again = checked + dt.timedelta(days=1)
                 deadline = again.date() + dt.timedelta(days=rng.randint(3, 7))
                 hold_meeting(again, deadline)
                 resolved = again + dt.timedelta(days=rng.randint(2, 6))
-                events.append(("resolved", resolved, fixer, unit, "二次整改完毕", None, "{}"))
+                events.append(("resolve", resolved, fixer, unit, "二次整改完毕", None, "{}"))
                 checked = resolved + dt.timedelta(days=rng.randint(1, 3))
             if fate == "settled":
-                events.append(("verified", checked, cell.member, None, "现场复核，整改到位", None, "{}"))
+                events.append(("verify", checked, cell.member, None, "现场复核，整改到位", None, "{}"))
 
         events = [e for e in events if e[1] < self.cutoff]
-        status = {"reported": "reported", "meeting": "meeting", "resolved": "resolved",
-                  "verified": "closed", "referred": "referred", "reopened": "reported"}[events[-1][0]]
+        status = {"reported": "reported", "meeting": "meeting", "resolve": "resolved",
+                  "verify": "closed", "refer": "referred", "reopen": "reported"}[events[-1][0]]
         meetings = [e for e in events if e[0] == "meeting"]
         due = dt.date.fromisoformat(json.loads(meetings[-1][6])["deadline"]) if meetings else None
         closed_at = events[-1][1] if status == "closed" else None

@@ -175,6 +175,8 @@ def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict
     units = {u.id: {"id": u.id, "name": u.name}
              for u in session.scalars(select(Unit).where(Unit.id.in_([i for i in unit_ids if i])))}
     users = {u.id: u.username for u in session.scalars(select(User).where(User.id.in_([i for i in user_ids if i])))}
+    person_ids = [e.person_id for e in events if e.person_id and not e.user_id]
+    people = {p.id: p.name for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
     building = None
     if issue.building_id:
         b = session.get(Building, issue.building_id)
@@ -183,7 +185,7 @@ def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict
     if issue.area_id:
         areas = [{"id": a.id, "name": a.name, "level": a.level}
                  for a in area_chain(session, issue.area_id, Scope.system())]
-    return {"units": units, "users": users, "building": building, "areas": areas}
+    return {"units": units, "users": users, "people": people, "building": building, "areas": areas}
 
 
 def _routed_to(session: Session, events: Sequence[IssueEvent], personal: bool) -> dict[str, Any] | None:
@@ -212,7 +214,8 @@ def _event_data(e: IssueEvent, names: dict[str, Any], photos: Sequence[Any], per
         "id": e.id,
         "kind": e.kind,
         "at": e.at.isoformat(),
-        "by": names["users"].get(e.user_id),
+        # Who took the step: the login, or (for records that came without one) the person.
+        "by": names["users"].get(e.user_id) or names["people"].get(e.person_id),
         "unit": names["units"].get(e.unit_id),
         "note": e.note,
         "data": data,
