@@ -257,6 +257,12 @@ def building_card(
     }
 
 
+def area_outline(session: Session, area_id: int) -> dict[str, Any] | None:
+    """An area's polygon as GeoJSON (for drawing one area, not a layer)."""
+    element = session.scalar(select(Area.geom).where(Area.id == area_id))
+    return to_geojson(to_geometry(element)) if element is not None else None
+
+
 def area_bounds(session: Session, area_id: int) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of an area."""
     row = session.execute(

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 
-from geo import directory, issues, patrols
+from geo import directory, issues, patrols, responsibility
 from geo.validate import Fields
 from webmap import db
 from webmap.auth import login_required, scope
@@ -121,5 +121,6 @@ def patrol(patrol_id: int) -> str:
     found = patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id))
     chrome = render_template("patrol.html", patrol=found, status_names=status_names(),
                              tz=ZoneInfo(current_app.config["TIMEZONE"]), user=g.user)
-    return with_nonces(build_patrol_page(found, chrome, _("Patrol %(id)s", id=patrol_id),
+    outline = responsibility.area_outline(db.session(), found["area"]["id"]) if found["area"] else None
+    return with_nonces(build_patrol_page(found, outline, chrome, _("Patrol %(id)s", id=patrol_id),
                                          lambda path: url_for("static", filename=path)))

@@ -131,7 +131,8 @@ STATUS_COLOURS = {"reported": "#e74c3c", "meeting": "#f39c12", "resolved": "#2e8
                   "closed": "#7f8c8d"}
 
 
-def build_patrol_page(patrol: dict[str, Any], chrome_html: str, title: str, static: Callable[[str], str]) -> str:
+def build_patrol_page(patrol: dict[str, Any], grid: dict[str, Any] | None, chrome_html: str, title: str,
+                      static: Callable[[str], str]) -> str:
     """A patrol's page: its route and the issues it found on a small Folium map (one
     patrol's data is small enough to inline), with the summary beside it."""
     points = [(i["lat"], i["lon"]) for i in patrol["issues"]]
@@ -142,6 +143,9 @@ def build_patrol_page(patrol: dict[str, Any], chrome_html: str, title: str, stat
     m.options.update(max_zoom=20, min_zoom=8)
     m.default_js = [("leaflet", static("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", static("vendor/leaflet/leaflet.css"))]
+    if grid is not None:
+        folium.GeoJson(grid, style_function=lambda _: {"color": "#1f618d", "weight": 2, "dashArray": "6 4",
+                                                       "fill": False}).add_to(m)
     if patrol["track"]:
         folium.PolyLine([(lat, lon) for lon, lat in patrol["track"]["coordinates"]], color="#8e44ad",
                         weight=5, opacity=0.8).add_to(m)

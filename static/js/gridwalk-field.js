@@ -178,18 +178,42 @@
     function startReport() {
       stopReport();
       document.body.classList.add("gw-reporting");
-      ctx.takesTap = function (latlng) { placePin(latlng); return true; };
+      ctx.takesTap = function (latlng) {
+        placePin(latlng);
+        showFix({ text: F.placedByHand, ok: true });
+        return true;
+      };
       placePin(map.getCenter());
-      if (navigator.geolocation) {
-        navigator.geolocation.getCurrentPosition(function (position) {
-          if (!pin) return;
-          var here = L.latLng(position.coords.latitude, position.coords.longitude);
-          placePin(here);
-          map.panTo(here, { animate: false });
-          ctx.keepInSight(here);
-        }, function () { /* no GPS: the pin stays where the officer puts it */ }, { enableHighAccuracy: true, timeout: 8000 });
+      fix = { text: navigator.geolocation ? F.locating : F.noFix, ok: false };
+      function located(position) {
+        if (!pin) return;
+        var here = L.latLng(position.coords.latitude, position.coords.longitude);
+        placePin(here);
+        map.panTo(here, { animate: false });
+        ctx.keepInSight(here);
+        showFix({ text: ctx.fill(F.located, { m: Math.round(position.coords.accuracy) }), ok: true });
+      }
+      if (lastPosition && Date.now() - lastPosition.timestamp < 60000) {
+        located(lastPosition);  // a patrol is following the phone already: use its latest fix
+      } else if (navigator.geolocation) {
+        navigator.geolocation.getCurrentPosition(located, function () {
+          // No GPS: the pin stays where the officer puts it.
+          showFix({ text: F.noFix, ok: false });
+        }, { enableHighAccuracy: true, timeout: 8000, maximumAge: 30000 });
       }
       categories().then(renderForm);
+    }
+
+    var lastPosition = null;
+
+    var fix = null;
+    function showFix(state) {
+      fix = state;
+      var line = document.getElementById("gw-fix");
+      if (line) {
+        line.textContent = state.text;
+        line.className = state.ok ? "gw-fix gw-fix-ok" : "gw-fix";
+      }
     }
 
     var form = null;
@@ -215,6 +239,7 @@
       form = el("form", { class: "gw-form gw-report-form", id: "gw-report-form" },
         el("h2", { text: F.title }),
         el("p", { class: "gw-muted", text: F.placeHint }),
+        el("p", { id: "gw-fix", class: fix && fix.ok ? "gw-fix gw-fix-ok" : "gw-fix", text: fix ? fix.text : "" }),
         el("label", {}, F.category, select),
         el("label", {}, F.description, description),
         el("label", {}, F.photos, photos), previews,
@@ -459,6 +484,8 @@
       if (!p || watch !== null || !navigator.geolocation) return;
       route = L.polyline(p.track.map(function (xy) { return [xy[1], xy[0]]; }), { color: "#8e44ad", weight: 4 }).addTo(map);
       watch = navigator.geolocation.watchPosition(function (position) {
+        lastPosition = { coords: { latitude: position.coords.latitude, longitude: position.coords.longitude,
+                                   accuracy: position.coords.accuracy }, timestamp: Date.now() };
         var q = runningPatrol();
         if (!q) return;
         q.track.push([+position.coords.longitude.toFixed(7), +position.coords.latitude.toFixed(7)]);
@@ -472,18 +499,33 @@
     }, TRACK_SEND_MS);
 
     function startPatrol() {
-      // The patrol walks the grid under the map's centre.
+      // The patrol walks the grid under the map's centre, with the units the officer picks.
       var c = map.getCenter();
       ctx.getJSON(ctx.api("lookup?lon=" + c.lng.toFixed(7) + "&lat=" + c.lat.toFixed(7))).then(function (found) {
         var grid = found.areas.filter(function (a) { return a.level === "grid"; })[0];
         if (!grid) { ctx.showPanel([el("p", { class: "gw-error", text: F.noGridHere })]); return; }
-        return post("patrols", { area_id: grid.id, title: grid.name + " " + F.patrol }).then(function (result) {
-          if (result.status !== 201) { ctx.showPanel([el("p", { class: "gw-error", text: errorText(result) })]); return; }
-          savePatrol({ id: result.data.id, area: grid.name, track: [] });
-          follow();
-          ctx.showPanel([el("p", { class: "gw-ok", text: ctx.fill(F.patrolStarted, { grid: grid.name }) })]);
+        var title = el("input", { name: "title", maxlength: "200", value: grid.name + F.patrol });
+        var unitsChoice = unitSelect("unit_ids", true);
+        var message = el("p", { class: "gw-error", hidden: "hidden", role: "alert" });
+        var form = el("form", { class: "gw-form gw-patrol-form" },
+          el("h2", { text: F.startPatrol + " · " + grid.name }),
+          el("label", {}, F.patrolTitle, title),
+          el("label", {}, F.patrolUnits, unitsChoice),
+          message,
+          el("div", { class: "gw-buttons" }, el("button", { type: "submit", class: "gw-primary", text: F.startPatrol })));
+        form.addEventListener("submit", function (e) {
+          e.preventDefault();
+          var unitIds = Array.prototype.filter.call(unitsChoice.options, function (o) { return o.selected; })
+            .map(function (o) { return +o.value; });
+          post("patrols", { area_id: grid.id, title: title.value, unit_ids: unitIds }).then(function (result) {
+            if (result.status !== 201) { message.textContent = errorText(result); message.hidden = false; return; }
+            savePatrol({ id: result.data.id, area: grid.name, track: [] });
+            follow();
+            ctx.showPanel([el("p", { class: "gw-ok", text: ctx.fill(F.patrolStarted, { grid: grid.name }) })]);
+          });
         });
-      });
+        ctx.showPanel([form]);
+      }, function () { ctx.showPanel([el("p", { class: "gw-error", text: F.needsNetwork })]); });
     }
     function endPatrol() {
       var p = runningPatrol();

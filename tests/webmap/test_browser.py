@@ -365,3 +365,61 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (640, 480), (30, 140, 60)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_a_patrol_on_a_phone_records_its_route_and_its_issues(browser, live_server, demo_url, grid_building,
+                                                            screenshots):
+    b = grid_building
+    context = phone_context(browser, b["lon"], b["lat"])
+    page = context.new_page()
+    log_in(page, live_server, "grid")
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 17, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+    page.locator("#gw-patrol").tap()
+    start = page.locator("form.gw-patrol-form")
+    start.wait_for()
+    start.locator("select[name=unit_ids] option").nth(1).wait_for(state="attached")
+    start.locator("select[name=unit_ids]").select_option(index=[0, 1])
+    start.locator("button[type=submit]").tap()
+    page.locator("#gw-panel .gw-ok").wait_for()
+    assert page.locator("#gw-patrol").inner_text() == "结束步巡"
+
+    for step in range(1, 6):  # walking east along the street
+        context.set_geolocation({"longitude": b["lon"] + step * 0.0002, "latitude": b["lat"]})
+        page.wait_for_timeout(150)
+    description = f"步巡发现 {uuid.uuid4().hex[:6]}"
+    page.locator("#gw-report").tap()
+    form = page.locator("#gw-report-form")
+    form.wait_for()
+    form.locator(".gw-fix-ok").wait_for()  # the phone's position is in
+    assert form.locator("input[name=on_patrol]").is_checked()
+    form.locator("textarea[name=description]").fill(description)
+    form.locator("button[type=submit]").tap()
+    page.locator("#gw-panel .gw-issue-card").wait_for()
+
+    page.locator("#gw-patrol").tap()  # end: the patrol's page opens
+    page.wait_for_url("**/patrols/*")
+    page.wait_for_load_state("networkidle")
+    text_ = page.locator(".gw-patrol-panel").inner_text()
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        # The issue is where the walk was when it was reported (the end of the route).
+        metres = conn.execute(text("""
+            SELECT ST_Distance(i.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)
+            FROM issues i WHERE i.description = :d"""), {"d": description, "lon": b["lon"] + 0.001, "lat": b["lat"]}
+        ).scalar()
+    engine.dispose()
+    assert metres < 5
+    assert description in text_ and "现场解决" in text_
+    assert page.locator("path.leaflet-interactive").count() >= 1 or page.locator("canvas").count() >= 1
+    page.screenshot(path=str(screenshots / "phone-patrol.png"))
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("""
+            SELECT p.ended_at IS NOT NULL AS ended, ST_NPoints(p.track) AS points,
+                   (SELECT count(*) FROM patrol_units u WHERE u.patrol_id = p.id) AS units
+            FROM issues i JOIN patrols p ON p.id = i.patrol_id WHERE i.description = :d
+        """), {"d": description}).mappings().one()
+    engine.dispose()
+    assert row["ended"] and row["points"] >= 2 and row["units"] == 2
+    context.close()
