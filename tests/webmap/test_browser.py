@@ -256,9 +256,15 @@ def grid_building(demo_url: str) -> dict[str, Any]:
     return {**row, "unit": unit}
 
 
-def phone_context(browser, lon: float, lat: float):  # type: ignore[no-untyped-def]
-    return browser.new_context(**PHONE, locale="zh-CN", geolocation={"longitude": lon, "latitude": lat},
-                               permissions=["geolocation"])
+def phone_at(browser, live_server: str, place: dict[str, Any], zoom: int = 18):  # type: ignore[no-untyped-def]
+    """The grid member logged in on a phone standing at `place`, the map centred there."""
+    context = browser.new_context(**PHONE, locale="zh-CN", permissions=["geolocation"],
+                                  geolocation={"longitude": place["lon"], "latitude": place["lat"]})
+    page = context.new_page()
+    log_in(page, live_server, "grid")
+    page.evaluate(f"void Gridwalk.map.setView([{place['lat']}, {place['lon']}], {zoom}, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+    return context, page
 
 
 def issues_described(demo_url: str, description: str) -> list[dict[str, Any]]:
@@ -276,11 +282,7 @@ def test_a_report_made_offline_lands_once_when_the_network_returns(browser, live
                                                                    screenshots):
     b = grid_building
     description = f"离线上报测试 {uuid.uuid4().hex[:6]}"
-    context = phone_context(browser, b["lon"], b["lat"])
-    page = context.new_page()
-    log_in(page, live_server, "grid")
-    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
-    page.wait_for_load_state("networkidle")
+    context, page = phone_at(browser, live_server, b)
 
     context.set_offline(True)
     page.locator("#gw-report").tap()
@@ -302,7 +304,6 @@ def test_a_report_made_offline_lands_once_when_the_network_returns(browser, live
     assert issue["building_id"] == b["id"] and issue["unit"] == b["unit"]
     page.wait_for_function(f"() => Gridwalk.layers.issues.getLayers().some(m => m.issueId === {issue['id']})")
     # Sent again (a retry after a lost answer) it is still one issue.
-    page.evaluate("Gridwalk.field.queue.all()")  # the queue is empty now
     assert page.evaluate("Gridwalk.field.queue.all().then(r => r.length)") == 0
     assert len(issues_described(demo_url, description)) == 1
     context.close()
@@ -311,11 +312,7 @@ def test_a_report_made_offline_lands_once_when_the_network_returns(browser, live
 def test_an_officer_walks_an_issue_through_its_workflow_on_a_phone(browser, live_server, demo_url, grid_building,
                                                                   screenshots):
     b = grid_building
-    context = phone_context(browser, b["lon"], b["lat"])
-    page = context.new_page()
-    log_in(page, live_server, "grid")
-    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
-    page.wait_for_load_state("networkidle")
+    context, page = phone_at(browser, live_server, b)
     description = f"工作流测试 {uuid.uuid4().hex[:6]}"
     page.locator("#gw-report").tap()
     form = page.locator("#gw-report-form")
@@ -370,11 +367,7 @@ def _png() -> bytes:
 def test_a_patrol_on_a_phone_records_its_route_and_its_issues(browser, live_server, demo_url, grid_building,
                                                             screenshots):
     b = grid_building
-    context = phone_context(browser, b["lon"], b["lat"])
-    page = context.new_page()
-    log_in(page, live_server, "grid")
-    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 17, {{animate: false}})")
-    page.wait_for_load_state("networkidle")
+    context, page = phone_at(browser, live_server, b, zoom=17)
     page.locator("#gw-patrol").tap()
     start = page.locator("form.gw-patrol-form")
     start.wait_for()
