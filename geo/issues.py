@@ -11,8 +11,10 @@ has changed since, is refused with Conflict (409).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,7 @@ from geo.models import (
     Unit,
     User,
 )
-from geo.responsibility import area_chain
+from geo.responsibility import area_path
 from geo.routing import route
 from geo.scope import Scope, mask_phone, subtree
 from geo.validate import Fields, storable_id
@@ -62,6 +64,8 @@ STEPS: dict[str, tuple[frozenset[str], str | None]] = {
 }
 EVENT_FIELDS = ("kind", "version", "note", "decision", "unit_id", "deadline", "attending_unit_ids",
                 "attending_person_ids", "lon", "lat")
+# A report's patrol must have walked near where the problem is.
+NEAR_PATROL_METRES = 2000
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -124,8 +128,13 @@ def _category(session: Session, code: str) -> IssueCategory:
     return found
 
 
+# States in which the responsible unit still has work to do: past the deadline in one of
+# these an issue is overdue (a resolved one waits for the check, not for the unit).
+WORKING = ("reported", "meeting", "referred")
+
+
 def overdue() -> Any:
-    return and_(Issue.deadline < func.current_date(), Issue.status != "closed")
+    return and_(Issue.deadline < func.current_date(), Issue.status.in_(WORKING))
 
 
 def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
@@ -157,13 +166,13 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
         "reported_at": issue.reported_at.isoformat(),
         "reported_by": names["users"].get(issue.reported_by_id),
         "deadline": issue.deadline.isoformat() if issue.deadline else None,
-        "overdue": bool(issue.deadline and issue.deadline < _today(session) and issue.status != "closed"),
+        "overdue": bool(issue.deadline and issue.deadline < _today(session) and issue.status in WORKING),
         "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
         "routed_to": _routed_to(session, events, personal),
         "events": [_event_data(e, names, photos, personal) for e in events],
         "photos": [{"id": p.id, "event_id": p.event_id} for p in photos],
         "version": issue.version,
-        "allowed": allowed_steps(scope, issue),
+        "allowed": allowed_steps(session, scope, issue),
     }
 
 
@@ -183,8 +192,7 @@ def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict
         building = {"id": b.id, "name": b.name, "address": b.address} if b else None
     areas = []
     if issue.area_id:
-        areas = [{"id": a.id, "name": a.name, "level": a.level}
-                 for a in area_chain(session, issue.area_id, Scope.system())]
+        areas = [{"id": a.id, "name": a.name, "level": a.level} for a in area_path(session, issue.area_id)]
     return {"units": units, "users": users, "people": people, "building": building, "areas": areas}
 
 
@@ -225,12 +233,29 @@ def _event_data(e: IssueEvent, names: dict[str, Any], photos: Sequence[Any], per
     }
 
 
-def allowed_steps(scope: Scope, issue: Issue) -> list[str]:
+def allowed_steps(session: Session, scope: Scope, issue: Issue) -> list[str]:
     """The steps this user may take on the issue now (for the buttons the panel shows)."""
     kinds = [k for k, (sources, _) in STEPS.items() if issue.status in sources]
-    if scope.role in WORKERS:
+    works_here = scope.role in WORKERS and (
+        scope.county_wide or bool(issue.area_id and issue.area_id in _in_scope(session, scope, issue.area_id))
+    )
+    if works_here:
+        if "verify" in kinds and _resolved_by(session, issue) == scope.user_id:
+            kinds.remove("verify")
         return kinds
     return ["comment"] if scope.role in REPORTERS else []
+
+
+def _in_scope(session: Session, scope: Scope, area_id: int) -> set[int]:
+    return set(session.scalars(select(Area.id).where(Area.id == area_id, scope.reads(Area.id))))
+
+
+def _resolved_by(session: Session, issue: Issue) -> int | None:
+    """Who marked the issue resolved last (they do not verify their own work)."""
+    return session.scalar(
+        select(IssueEvent.user_id).where(IssueEvent.issue_id == issue.id, IssueEvent.kind == "resolve")
+        .order_by(IssueEvent.at.desc(), IssueEvent.id.desc()).limit(1)
+    )
 
 
 def _today(session: Session) -> dt.date:
@@ -247,24 +272,10 @@ class Report:
 
 
 def _point(fields: Fields) -> tuple[float, float]:
-    lon = _coordinate(fields, "lon")
-    lat = _coordinate(fields, "lat")
+    lon = fields.number("lon", required=True) or 0.0
+    lat = fields.number("lat", required=True) or 0.0
     lonlat_point(lon, lat)
     return lon, lat
-
-
-def _coordinate(fields: Fields, name: str) -> float:
-    raw = fields.data.get(name)
-    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", raw, re.ASCII):
-        raw = float(raw)
-    if raw is None or raw == "":
-        raise BadRequest(N_("%(field)s is required"), code="missing_field", field=name)
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise BadRequest(N_("%(field)s must be a number"), field=name)
-    value = float(raw)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise BadRequest(N_("%(field)s must be a number"), field=name)
-    return value
 
 
 def _photos(files: Sequence[tuple[str, bytes]]) -> list[photo_files.Photo]:
@@ -286,7 +297,7 @@ def report(
     if client_id is not None and not _CLIENT_ID.match(client_id):
         raise BadRequest(N_("client_id must be 8 to 64 letters, digits or . _ : -"), code="bad_client_id")
     if client_id is not None:
-        earlier = _earlier(session, scope, client_id)
+        earlier = _earlier(session, scope, client_id, body)
         if earlier is not None:
             return Report(earlier, created=False)
     lon, lat = _point(fields)
@@ -294,9 +305,7 @@ def report(
     description = fields.text("description", max_length=DESCRIPTION_MAX, multiline=True)
     patrol_id = fields.integer("patrol_id")
     if patrol_id is not None:
-        patrol = get(session, Patrol, patrol_id)
-        if patrol.ended_at is not None:
-            raise Conflict(N_("that patrol has ended"), code="patrol_ended")
+        _check_patrol(session, scope, patrol_id, lon, lat)
     pictures = _photos(files)
     routing = route(session, lon, lat)
 
@@ -312,7 +321,7 @@ def report(
             session.flush()
     except IntegrityError:
         # The same report arrived twice at once; the other request stored it first.
-        earlier = _earlier(session, scope, client_id) if client_id else None
+        earlier = _earlier(session, scope, client_id, body) if client_id else None
         if earlier is None:
             raise
         return Report(earlier, created=False)
@@ -328,11 +337,45 @@ def report(
     return Report(issue, created=True)
 
 
-def _earlier(session: Session, scope: Scope, client_id: str) -> Issue | None:
-    earlier = session.scalars(select(Issue).where(Issue.client_id == client_id)).first()
-    if earlier is not None and earlier.reported_by_id != scope.user_id:
-        raise Conflict(N_("this client_id belongs to another user's report"), code="client_id_taken")
+def _check_patrol(session: Session, scope: Scope, patrol_id: int, lon: float, lat: float) -> None:
+    """A report joins a patrol the reporter may see, still under way, near the place."""
+    patrol = session.scalars(
+        select(Patrol).where(Patrol.id == patrol_id, scope.reads(Patrol.area_id))
+    ).first() if storable_id(patrol_id) else None
+    if patrol is None:
+        raise NotFound(N_("no patrol with id %(id)s"), id=patrol_id)
+    if patrol.ended_at is not None:
+        raise Conflict(N_("that patrol has ended"), code="patrol_ended")
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    near = session.scalar(
+        select(func.ST_DWithin(cast(Area.geom, Geography(srid=SRID)), cast(point, Geography(srid=SRID)),
+                               NEAR_PATROL_METRES)).where(Area.id == patrol.area_id)
+    )
+    if not near:
+        raise BadRequest(N_("this place is far from that patrol's grid"), code="patrol_elsewhere")
+
+
+def _earlier(session: Session, scope: Scope, client_id: str, body: Any) -> Issue | None:
+    """The reporter's issue with this client_id, if any. A retry is the same report; the
+    same id with other content is a mistake worth saying, not a report to drop quietly."""
+    earlier = session.scalars(
+        select(Issue).where(Issue.client_id == client_id, Issue.reported_by_id == scope.user_id)
+    ).first()
+    if earlier is not None and not _same_report(earlier, body):
+        raise Conflict(N_("this client_id was used for a different report"), code="client_id_reused")
     return earlier
+
+
+def _same_report(issue: Issue, body: Any) -> bool:
+    point = to_geometry(issue.geom)
+    try:
+        lon, lat = float(body.get("lon")), float(body.get("lat"))
+    except (TypeError, ValueError):
+        return False
+    description = unicodedata.normalize("NFC", str(body.get("description") or "").strip())
+    # Within about a metre: a position may come back from a float round trip.
+    return (body.get("category") == issue.category and description == issue.description
+            and abs(lon - point.x) < 1e-5 and abs(lat - point.y) < 1e-5)
 
 
 def _store_photos(session: Session, issue: Issue, event: IssueEvent, pictures: list[photo_files.Photo]) -> None:
@@ -353,9 +396,10 @@ def nearby(session: Session, scope: Scope, lon: float, lat: float, category: str
     metres_away = func.ST_Distance(cast(Issue.geom, Geography(srid=SRID)), cast(point, Geography(srid=SRID)))
     stmt = (
         select(Issue.id, Issue.category, Issue.status, Issue.description, Issue.reported_at, metres_away.label("d"))
-        # A box in degrees first (a degree is over 90 km here), so the GiST index finds the
-        # few candidates; then the distance in metres on the sphere.
-        .where(Issue.geom.op("&&")(func.ST_Expand(point, metres / 90_000)), metres_away <= metres,
+        # A box in degrees first, so the GiST index finds the few candidates (a degree of
+        # longitude shrinks with the latitude); then the distance in metres on the sphere.
+        .where(Issue.geom.op("&&")(func.ST_Expand(point, metres / (111_000 * max(math.cos(math.radians(lat)), 0.01)))),
+               metres_away <= metres,
                Issue.status.in_(OPEN), readable(scope))
         .order_by("d").limit(10)
     )
@@ -371,15 +415,13 @@ def nearby(session: Session, scope: Scope, lon: float, lat: float, category: str
 # --- steps --------------------------------------------------------------------------------
 
 
-def _ids(fields: Fields, name: str) -> list[int]:
-    raw = fields.data.get(name)
-    if raw in (None, "", []):
-        return []
-    if isinstance(raw, str):
-        raw = [part.strip() for part in raw.split(",") if part.strip()]
-    if not isinstance(raw, list) or len(raw) > 50:
-        raise BadRequest(N_("%(field)s must be a list of ids"), field=name)
-    return [Fields({name: v}, (name,)).integer(name, required=True) or 0 for v in raw]
+def _existing(session: Session, model: Any, ids: list[int]) -> list[int]:
+    """The ids, each checked to name a record (one query for all)."""
+    found = set(session.scalars(select(model.id).where(model.id.in_(ids)))) if ids else set()
+    for i in ids:
+        if i not in found:
+            get(session, model, i)  # raises NotFound with the record's kind
+    return list(dict.fromkeys(ids))
 
 
 def step(
@@ -393,7 +435,13 @@ def step(
         raise Forbidden(N_("your role may not do this to an issue"))
     if kind != "comment" and scope.role in WORKERS and not scope.county_wide:
         scope.require_area(session, issue.area_id)
+    if kind == "comment":
+        # A comment changes nothing about the issue, so it neither needs nor moves its
+        # version: a resident's note never makes an officer's step fail.
+        return _comment(session, scope, issue, fields, files)
     check_version(issue, fields)
+    if kind == "verify" and _resolved_by(session, issue) == scope.user_id:
+        raise Forbidden(N_("someone other than who resolved it checks the work"), code="own_work")
     sources, target = STEPS[kind]
     if issue.status not in sources:
         raise Conflict(
@@ -406,8 +454,8 @@ def step(
     if kind == "meeting":
         decision = fields.text("decision", max_length=NOTE_MAX, multiline=True, required=True)
         data = {"decision": decision,
-                "attending_unit_ids": [get(session, Unit, i).id for i in _ids(fields, "attending_unit_ids")],
-                "attending_person_ids": [get(session, Person, i).id for i in _ids(fields, "attending_person_ids")]}
+                "attending_unit_ids": _existing(session, Unit, fields.ids("attending_unit_ids", most=50)),
+                "attending_person_ids": _existing(session, Person, fields.ids("attending_person_ids", most=50))}
         unit_id = fields.integer("unit_id")
         deadline = fields.date("deadline")
         if deadline is not None:
@@ -421,8 +469,16 @@ def step(
             raise BadRequest(N_("refer the issue to another unit than the one holding it"), code="same_unit")
         if not note:
             raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
-    elif kind in ("resolve", "reopen", "comment") and not note and not files:
+    elif kind in ("resolve", "reopen") and not note and not files:
         raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
+    if kind in ("refer", "reopen"):
+        # A new unit or a second round needs its own deadline: the old one is not theirs.
+        deadline = fields.date("deadline")
+        if deadline is not None and deadline < _today(session):
+            raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
+        issue.deadline = deadline
+        if deadline is not None:
+            data["deadline"] = deadline.isoformat()
     if unit_id is not None:
         issue.unit_id = get(session, Unit, unit_id).id
     pictures = _photos(files)
@@ -438,6 +494,21 @@ def step(
     # The issue's row changes with every step (its version too), so two people stepping at
     # once cannot both pass: the second flush finds the version moved on.
     issue.updated_at = func.now()
+    session.flush()
+    _store_photos(session, issue, event, pictures)
+    return event
+
+
+def _comment(session: Session, scope: Scope, issue: Issue, fields: Fields,
+             files: Sequence[tuple[str, bytes]]) -> IssueEvent:
+    note = fields.text("note", max_length=NOTE_MAX, multiline=True)
+    if not note and not files:
+        raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
+    pictures = _photos(files)
+    where = to_element(lonlat_point(*_point(fields))) if "lon" in fields or "lat" in fields else None
+    event = IssueEvent(issue_id=issue.id, kind="comment", user_id=scope.user_id, unit_id=issue.unit_id,
+                       note=note, geom=where)
+    session.add(event)
     session.flush()
     _store_photos(session, issue, event, pictures)
     return event
@@ -522,7 +593,13 @@ class Filters:
 
 
 def rows(session: Session, scope: Scope, filters: Filters, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
-    """Issues as table rows (for the list page and the exports)."""
+    """Issues as table rows (for the list page)."""
+    return list(each_row(session, scope, filters, limit=limit, offset=offset))
+
+
+def each_row(session: Session, scope: Scope, filters: Filters, *, limit: int, offset: int = 0) -> Iterator[dict[str, Any]]:
+    """Issues as table rows, one at a time, fetched in batches: an export of tens of
+    thousands never sits in memory at once."""
     stmt = (
         select(Issue, Unit.name.label("unit"), Area.name.label("area"), Building.name.label("building"),
                IssueCategory.name.label("category_name"), User.username.label("reporter"),
@@ -534,11 +611,10 @@ def rows(session: Session, scope: Scope, filters: Filters, *, limit: int, offset
         .outerjoin(User, User.id == Issue.reported_by_id)
         .where(readable(scope))
     )
-    stmt = filters.apply(stmt).limit(limit).offset(offset)
-    out = []
+    stmt = filters.apply(stmt).limit(limit).offset(offset).execution_options(yield_per=1000)
     for r in session.execute(stmt):
         issue = r.Issue
-        out.append({
+        yield {
             "id": issue.id,
             "reported_at": issue.reported_at,
             "category": r.category_name or issue.category,
@@ -551,10 +627,57 @@ def rows(session: Session, scope: Scope, filters: Filters, *, limit: int, offset
             "overdue": r.is_overdue,
             "closed_at": issue.closed_at,
             "reporter": r.reporter or "",
-        })
-    return out
+        }
 
 
 def count(session: Session, scope: Scope, filters: Filters) -> int:
     stmt = filters.apply(select(Issue.id).where(readable(scope))).order_by(None)
     return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def service_requests(
+    session: Session,
+    scope: Scope,
+    *,
+    ids: list[int] | None = None,
+    category: str | None = None,
+    closed: bool | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Issues with what an Open311 client shows of them: unit, address, position, the
+    latest note and the first photo. Newest first; a fixed number of queries."""
+    stmt = (
+        select(Issue, Unit.name.label("unit"), Building.address.label("address"),
+               func.ST_X(Issue.geom).label("lon"), func.ST_Y(Issue.geom).label("lat"))
+        .outerjoin(Unit, Unit.id == Issue.unit_id)
+        .outerjoin(Building, Building.id == Issue.building_id)
+        .where(readable(scope))
+    )
+    if ids is not None:
+        stmt = stmt.where(Issue.id.in_(ids))
+    if category:
+        stmt = stmt.where(Issue.category == category)
+    if closed is not None:
+        stmt = stmt.where((Issue.status == "closed") if closed else (Issue.status != "closed"))
+    if start is not None:
+        stmt = stmt.where(Issue.reported_at >= start)
+    if end is not None:
+        stmt = stmt.where(Issue.reported_at <= end)
+    found = session.execute(stmt.order_by(Issue.reported_at.desc(), Issue.id.desc()).limit(limit)).all()
+    issue_ids = [r.Issue.id for r in found]
+    latest = select(IssueEvent.issue_id, func.max(IssueEvent.id).label("id")).where(
+        IssueEvent.issue_id.in_(issue_ids)).group_by(IssueEvent.issue_id).subquery()
+    notes = dict(session.execute(select(IssueEvent.issue_id, IssueEvent.note).join(latest, latest.c.id == IssueEvent.id)).all())
+    photos = dict(session.execute(
+        select(IssuePhoto.issue_id, func.min(IssuePhoto.id)).where(IssuePhoto.issue_id.in_(issue_ids))
+        .group_by(IssuePhoto.issue_id)
+    ).all())
+    return [
+        {"id": r.Issue.id, "status": r.Issue.status, "category": r.Issue.category,
+         "description": r.Issue.description, "unit": r.unit or "", "address": r.address or "",
+         "reported_at": r.Issue.reported_at, "updated_at": r.Issue.updated_at, "deadline": r.Issue.deadline,
+         "lon": r.lon, "lat": r.lat, "last_note": notes.get(r.Issue.id, ""), "photo_id": photos.get(r.Issue.id)}
+        for r in found
+    ]

@@ -251,10 +251,15 @@ class Issue(Timestamped, Base):
     """问题: a geo-tagged problem, routed by where it is to the area and unit responsible."""
 
     __tablename__ = "issues"
-    __table_args__ = (CheckConstraint(_in("status", ISSUE_STATUSES), name="issue_status_known"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", ISSUE_STATUSES), name="issue_status_known"),
+        # A phone's report id is unique for its reporter: retries land once, and nobody
+        # learns from a clash that someone else used an id.
+        UniqueConstraint("reported_by_id", "client_id", name="issue_client_id_per_reporter"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str | None] = mapped_column(String(64))
     patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id"), index=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -263,8 +268,8 @@ class Issue(Timestamped, Base):
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"), index=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
-    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     deadline: Mapped[dt.date | None] = mapped_column(Date)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(default=1, server_default="1")

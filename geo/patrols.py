@@ -4,6 +4,7 @@ spot (现场解决率) is what the patrol is judged by."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from geoalchemy2 import Geography
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from geo.directory import get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.geometry import SRID, check_lonlat, to_element, to_geojson, to_geometry
-from geo.issues import WORKERS
+from geo.issues import WORKERS, readable
 from geo.models import Area, Issue, IssueEvent, Patrol, Person, Unit
 from geo.scope import Scope
 from geo.validate import Fields, storable_id
@@ -38,15 +39,6 @@ def one(session: Session, scope: Scope, patrol_id: int) -> Patrol:
     return found
 
 
-def _ids(fields: Fields, name: str) -> list[int]:
-    raw = fields.data.get(name) or []
-    if isinstance(raw, str):
-        raw = [p for p in raw.split(",") if p.strip()]
-    if not isinstance(raw, list) or len(raw) > 100:
-        raise BadRequest(N_("%(field)s must be a list of ids"), field=name)
-    return [Fields({name: v}, (name,)).integer(name, required=True) or 0 for v in raw]
-
-
 def start(session: Session, scope: Scope, body: Any) -> Patrol:
     """Start a patrol of a grid (in the user's area) with its units and members."""
     if scope.role not in WORKERS:
@@ -59,8 +51,8 @@ def start(session: Session, scope: Scope, body: Any) -> Patrol:
     patrol = Patrol(
         area_id=area.id, title=fields.text("title", max_length=200), started_at=func.now(),
         led_by_id=scope.person_id,
-        units=[get(session, Unit, i) for i in dict.fromkeys(_ids(fields, "unit_ids"))],
-        members=[get(session, Person, i) for i in dict.fromkeys(_ids(fields, "person_ids"))],
+        units=[get(session, Unit, i) for i in dict.fromkeys(fields.ids("unit_ids"))],
+        members=[get(session, Person, i) for i in dict.fromkeys(fields.ids("person_ids"))],
     )
     session.add(patrol)
     session.flush()
@@ -73,8 +65,9 @@ def _track(raw: Any) -> Any:
                          n=MAX_TRACK_POINTS)
     points = []
     for p in raw:
-        if (not isinstance(p, list) or len(p) < 2
-                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in p[:2])):
+        # [lon, lat] or [lon, lat, altitude]: finite numbers, nothing else.
+        if (not isinstance(p, list) or not 2 <= len(p) <= 3
+                or not all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in p)):
             raise BadRequest(N_("track must be a list of 2 to %(n)s [lon, lat] positions"), code="bad_track",
                              n=MAX_TRACK_POINTS)
         points.append((float(p[0]), float(p[1])))
@@ -127,7 +120,7 @@ def detail(session: Session, scope: Scope, patrol: Patrol) -> dict[str, Any]:
     found, fixed = on_the_spot(session, patrol)
     issues = session.execute(
         select(Issue.id, Issue.category, Issue.status, Issue.description, func.ST_X(Issue.geom), func.ST_Y(Issue.geom))
-        .where(Issue.patrol_id == patrol.id).order_by(Issue.reported_at)
+        .where(Issue.patrol_id == patrol.id, readable(scope)).order_by(Issue.reported_at)
     ).all()
     return {
         "id": patrol.id,

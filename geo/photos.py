@@ -18,7 +18,8 @@ MAX_PHOTOS = 3
 DISPLAY_SIZE = 1280
 # Enough for any phone camera; a "photo" beyond it is a decompression bomb.
 MAX_PIXELS = 100_000_000
-FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# MPO is how Pillow names the multi-picture JPEGs many phones write (HDR, depth).
+FORMATS = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
 @dataclass(frozen=True)

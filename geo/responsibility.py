@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from geo.errors import N_, NotFound
 from geo.geometry import SRID, lonlat_point, to_geojson, to_geometry
 from geo.models import (
     AREA_DEPTH,
+    AREA_LEVELS,
     Area,
     Assignment,
     Building,
@@ -82,6 +83,15 @@ def area_chain(session: Session, area_id: int, scope: Scope) -> list[Area]:
         .order_by(AREA_DEPTH.desc())
     )
     return list(session.scalars(stmt))
+
+
+def area_path(session: Session, area_id: int) -> list[Any]:
+    """(id, name, level) of the area and those above it, innermost first: the names only,
+    no polygons — for routing and for saying where something is."""
+    up = select(Area.id, Area.parent_id, Area.name, Area.level).where(Area.id == area_id).cte(recursive=True)
+    up = up.union_all(select(Area.id, Area.parent_id, Area.name, Area.level).join(up, Area.id == up.c.parent_id))
+    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
+    return list(session.execute(select(up.c.id, up.c.name, up.c.level).order_by(depth.desc())))
 
 
 def assignments_for(

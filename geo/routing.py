@@ -8,13 +8,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from geo.errors import N_, BadRequest
 from geo.geometry import SRID
-from geo.models import AREA_DEPTH, AREA_LEVELS, Area, Assignment, Building
-from geo.responsibility import current
+from geo.models import AREA_DEPTH, Area, Assignment, Building
+from geo.responsibility import area_path, current
 
 # When several assignments answer for the same place, the unit of the nearer layer
 # (包保单位 before 大党委部门 before 县领导) is the one that acts.
@@ -28,7 +28,6 @@ class Routing:
     area_ids: list[int]  # innermost first, up to the county
     unit_id: int | None
     person_ids: list[int] = field(default_factory=list)
-    assignment_ids: list[int] = field(default_factory=list)
 
 
 def route(session: Session, lon: float, lat: float) -> Routing:
@@ -46,10 +45,7 @@ def route(session: Session, lon: float, lat: float) -> Routing:
     )
     if start is None:
         raise BadRequest(N_("this place is outside the county's mapped areas"), code="outside_county")
-    up = select(Area.id, Area.parent_id, Area.level).where(Area.id == start).cte(recursive=True)
-    up = up.union_all(select(Area.id, Area.parent_id, Area.level).join(up, Area.id == up.c.parent_id))
-    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
-    chain = session.execute(select(up.c.id, up.c.level).order_by(depth.desc())).all()  # innermost first
+    chain = area_path(session, start)  # innermost first
     targets = [Assignment.area_id.in_([a.id for a in chain])]
     if building:
         targets.append(Assignment.building_id == building.id)
@@ -71,7 +67,7 @@ def route(session: Session, lon: float, lat: float) -> Routing:
             break
 
     # The cadres on the spot: who answers for the building, its compound and its grid.
-    near = places[: _through_grid(places, [level for _, level in chain])]
+    near = places[: _through_grid(places, [a.level for a in chain])]
     chosen = [a for place in near for a in sorted(at[place], key=lambda a: (_KIND_ORDER[a.kind], a.id))
               if a.person_id and a.kind != "party_member"]
     return Routing(
@@ -80,7 +76,6 @@ def route(session: Session, lon: float, lat: float) -> Routing:
         area_ids=[a.id for a in chain],
         unit_id=unit_id,
         person_ids=list(dict.fromkeys(a.person_id for a in chosen)),
-        assignment_ids=[a.id for a in chosen],
     )
 
 

@@ -4,6 +4,7 @@ message that names the field. Everything arrives as untrusted text or JSON value
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,8 @@ _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{2,30}$")
 # never symbols such as emoji.
 _SYMBOL_CATEGORIES = {"So", "Sk", "Sm"}
 _USERNAME = re.compile(r"^[\w.@-]+$")
+# A plain ASCII decimal: float() alone would also take "１０９", "1_0", "nan" or "inf".
+DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", re.ASCII)
 MAX_ID = 2**31 - 1
 
 
@@ -97,6 +100,28 @@ class Fields:
             raise BadRequest(N_("%(field)s must be between %(min)s and %(max)s"), field=name,
                              min=minimum, max=maximum)
         return value
+
+    def ids(self, name: str, *, most: int = 100) -> list[int]:
+        """A list of ids: a JSON list, or comma-separated text from a form."""
+        raw = self.data.get(name)
+        if raw in (None, "", []):
+            return []
+        if isinstance(raw, str):
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list) or len(raw) > most:
+            raise BadRequest(N_("%(field)s must be a list of ids"), field=name)
+        return [Fields({name: v}, (name,)).integer(name, required=True) or 0 for v in raw]
+
+    def number(self, name: str, *, required: bool = False) -> float | None:
+        """A finite number, given as a JSON number or as decimal text."""
+        raw = self._raw(name, required)
+        if raw is None:
+            return None
+        if isinstance(raw, str) and DECIMAL.fullmatch(raw):
+            raw = float(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise BadRequest(N_("%(field)s must be a number"), field=name)
+        return float(raw)
 
     def date(self, name: str, *, required: bool = False) -> dt.date | None:
         value = self._raw(name, required)

@@ -3,8 +3,8 @@ serialises the answer. Every error leaves in the one shape (see webmap.errors)."
 
 from __future__ import annotations
 
+import json
 import math
-import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
@@ -22,14 +22,14 @@ from geo import (
 from geo import issues as issues_domain
 from geo.errors import N_, BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
 from geo.models import Person, Unit, User
-from geo.validate import Fields
+from geo.validate import DECIMAL, Fields
 from webmap import db
 from webmap.auth import scope
 from webmap.openapi import spec as openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?", re.ASCII)
+
 
 
 @bp.before_request
@@ -51,7 +51,7 @@ def _number(name: str, *, required: bool = True) -> float | None:
             raise BadRequest(N_("parameter %(name)s is required"), code="missing_parameter", name=name)
         return None
     # ASCII decimals only: float() would also take "１０９" or "1_0".
-    if not _DECIMAL.fullmatch(raw.strip()):
+    if not DECIMAL.fullmatch(raw):
         raise BadRequest(N_("parameter %(name)s must be a number"), name=name)
     value = float(raw)
     if not math.isfinite(value):
@@ -75,7 +75,7 @@ def _bbox(layer: str, *, required: bool) -> features.BBox | None:
             raise BadRequest(N_("parameter %(name)s is required"), code="missing_parameter", name="bbox")
         return None
     parts = raw.split(",")
-    if not all(_DECIMAL.fullmatch(p.strip()) for p in parts):
+    if not all(DECIMAL.fullmatch(p) for p in parts):
         raise BadRequest(N_("bbox must be four numbers: minlon,minlat,maxlon,maxlat"))
     values = [float(p) for p in parts]
     if not all(math.isfinite(v) for v in values):
@@ -140,9 +140,11 @@ def _body_and_files() -> tuple[Any, list[tuple[str, bytes]]]:
     for upload in request.files.getlist("photos"):
         # Read one byte past the limit: enough to know a file is too large.
         try:
-            files.append((upload.filename or "photo", upload.stream.read(photos.MAX_BYTES + 1)))
+            data = upload.stream.read(photos.MAX_BYTES + 1)
         finally:
             upload.close()  # a large upload sits in a temporary file
+        if data or upload.filename:  # a form with no file chosen sends an empty, nameless part
+            files.append((upload.filename or "photo", data))
     return request.form.to_dict(), files
 
 
@@ -201,12 +203,17 @@ def _body() -> Any:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(N_("send the body as application/json"))
     try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # nested thousands deep: not JSON anyone meant
+        # NaN and Infinity are not JSON, though Python's parser takes them.
+        data = json.loads(request.get_data(cache=True), parse_constant=_not_json)
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         data = None
     if data is None:
         raise BadRequest(N_("the body is not valid JSON"), code="invalid_json")
     return data
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(constant)
 
 
 def _page() -> int:

@@ -69,6 +69,10 @@ def load_user() -> None:
         audit.set_actor(db.session(), user_id=g.user.id, username=g.user.username,
                         via="token" if g.via_token else "web")
     if request.method in _UNSAFE and not g.via_token:
+        if g.user is None and request.path.startswith(("/api/", "/open311/")):
+            # An ended login (or none): say so, so a phone knows to log in again rather
+            # than take the refusal as final.
+            raise Unauthorized(N_("log in or send an API token"))
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
         expected = session.get("csrf") or ""
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,22 +61,21 @@ def issues_page() -> str:
     )
 
 
+def _export_headings() -> list[str]:
+    return [label for _key, label in _columns()] + [_("Overdue")]
 
-def _export_rows() -> tuple[list[str], list[list[Any]]]:
+
+def _export_rows(filters: issues.Filters) -> Iterator[list[Any]]:
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     names = status_names()
-    found = issues.rows(db.session(), scope(), _filters(), limit=EXPORT_LIMIT)
-    headings = [label for _key, label in _columns()] + [_("Overdue")]
-    rows = []
-    for r in found:
-        rows.append([
+    for r in issues.each_row(db.session(), scope(), filters, limit=EXPORT_LIMIT):
+        yield [_safe_cell(v) for v in [
             r["id"], r["reported_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M"), r["category"],
             names.get(r["status"], r["status"]), r["description"], r["area"], r["building"], r["unit"],
             r["deadline"].isoformat() if r["deadline"] else "",
             r["closed_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if r["closed_at"] else "",
             r["reporter"], _("yes") if r["overdue"] else "",
-        ])
-    return headings, rows
+        ]]
 
 
 def _safe_cell(value: Any) -> Any:
@@ -87,13 +87,14 @@ def _safe_cell(value: Any) -> Any:
 
 @bp.get("/issues.csv")
 def issues_csv() -> Response:
-    headings, rows = _export_rows()
+    filters = _filters()
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(headings)
-    writer.writerows([[_safe_cell(v) for v in row] for row in rows])
     # With a byte-order mark, Excel opens the Chinese text as UTF-8.
-    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(_export_headings())
+    writer.writerows(_export_rows(filters))  # row by row from the database, into the text
+    response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=issues.csv"
     return response
 
@@ -102,12 +103,12 @@ def issues_csv() -> Response:
 def issues_xlsx() -> Response:
     from openpyxl import Workbook
 
-    headings, rows = _export_rows()
+    filters = _filters()
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Issues"))
-    sheet.append(headings)
-    for row in rows:
-        sheet.append([_safe_cell(v) for v in row])
+    sheet.append(_export_headings())
+    for row in _export_rows(filters):
+        sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     response = Response(out.getvalue(),

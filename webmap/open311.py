@@ -8,11 +8,10 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from sqlalchemy import func, select
 
 from geo import issues as issues_domain
 from geo.errors import N_, BadRequest, Unauthorized
-from geo.models import Building, Issue, IssueEvent, IssuePhoto, Unit
+from geo.models import Unit
 from geo.validate import Fields
 from webmap import db
 from webmap.auth import scope
@@ -49,64 +48,36 @@ def _when(fields: Fields, name: str) -> dt.datetime | None:
 
 
 def _requests(ids: list[int] | None, fields: Fields | None) -> list[dict[str, Any]]:
-    stmt = (
-        select(Issue, Unit.name.label("unit"), Building.address.label("address"),
-               func.ST_X(Issue.geom).label("lon"), func.ST_Y(Issue.geom).label("lat"))
-        .outerjoin(Unit, Unit.id == Issue.unit_id)
-        .outerjoin(Building, Building.id == Issue.building_id)
-        .where(issues_domain.readable(scope()))
-    )
-    if ids is not None:
-        stmt = stmt.where(Issue.id.in_(ids))
-    elif fields is not None:
-        code = fields.text("service_code", max_length=32)
-        if code:
-            stmt = stmt.where(Issue.category == code)
-        status = fields.choice("status", ("open", "closed"))
-        if status == "open":
-            stmt = stmt.where(Issue.status != "closed")
-        elif status == "closed":
-            stmt = stmt.where(Issue.status == "closed")
-        start, end = _when(fields, "start_date"), _when(fields, "end_date")
-        if start is None and end is None:
-            start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=DEFAULT_DAYS)
-        if start is not None:
-            stmt = stmt.where(Issue.reported_at >= start)
-        if end is not None:
-            stmt = stmt.where(Issue.reported_at <= end)
-    rows = db.session().execute(stmt.order_by(Issue.reported_at.desc()).limit(MAX_REQUESTS)).all()
-    issue_ids = [r.Issue.id for r in rows]
-    notes = dict(db.session().execute(
-        select(IssueEvent.issue_id, func.max(IssueEvent.id)).where(IssueEvent.issue_id.in_(issue_ids))
-        .group_by(IssueEvent.issue_id)
-    ).all())
-    last_note = dict(db.session().execute(
-        select(IssueEvent.issue_id, IssueEvent.note).where(IssueEvent.id.in_(list(notes.values())))
-    ).all())
-    first_photo = dict(db.session().execute(
-        select(IssuePhoto.issue_id, func.min(IssuePhoto.id)).where(IssuePhoto.issue_id.in_(issue_ids))
-        .group_by(IssuePhoto.issue_id)
-    ).all())
+    """Issues as Open311 service requests (status open or closed)."""
+    criteria: dict[str, Any] = {}
+    if fields is not None:
+        criteria = {
+            "category": fields.text("service_code", max_length=32) or None,
+            "closed": {"open": False, "closed": True}.get(fields.choice("status", ("open", "closed")) or ""),
+            "start": _when(fields, "start_date"),
+            "end": _when(fields, "end_date"),
+        }
+        if criteria["start"] is None and criteria["end"] is None:
+            criteria["start"] = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=DEFAULT_DAYS)
     out = []
-    for r in rows:
-        issue = r.Issue
-        photo = first_photo.get(issue.id)
+    for r in issues_domain.service_requests(db.session(), scope(), ids=ids, limit=MAX_REQUESTS, **criteria):
+        photo = r.pop("photo_id")
         out.append({
-            "service_request_id": str(issue.id),
-            "status": "closed" if issue.status == "closed" else "open",
-            "status_notes": last_note.get(issue.id, ""),
-            "service_name": issue.category,
-            "service_code": issue.category,
-            "description": issue.description,
-            "agency_responsible": r.unit or "",
+            "service_request_id": str(r["id"]),
+            "status": "closed" if r["status"] == "closed" else "open",
+            "status_notes": r["last_note"],
+            "service_name": r["category"],
+            "service_code": r["category"],
+            "description": r["description"],
+            "agency_responsible": r["unit"],
             "service_notice": "",
-            "requested_datetime": issue.reported_at.isoformat(),
-            "updated_datetime": issue.updated_at.isoformat(),
-            "expected_datetime": issue.deadline.isoformat() if issue.deadline else None,
-            "address": r.address or "",
-            "lat": r.lat,
-            "long": r.lon,
-            "media_url": url_for("api.issue_photo", issue_id=issue.id, photo_id=photo, _external=True)
+            "requested_datetime": r["reported_at"].isoformat(),
+            "updated_datetime": r["updated_at"].isoformat(),
+            "expected_datetime": r["deadline"].isoformat() if r["deadline"] else None,
+            "address": r["address"],
+            "lat": r["lat"],
+            "long": r["lon"],
+            "media_url": url_for("api.issue_photo", issue_id=r["id"], photo_id=photo, _external=True)
             if photo else None,
         })
     return out

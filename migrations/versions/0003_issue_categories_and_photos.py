@@ -51,6 +51,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column('users', 'tried_at')
+    # The photos themselves cannot go back to files that never existed: their rows go.
+    op.execute("DELETE FROM issue_photos")
     op.add_column('issue_photos', sa.Column('path', sa.VARCHAR(length=300), autoincrement=False, nullable=False))
     op.drop_index(op.f('ix_issue_photos_event_id'), table_name='issue_photos')
     op.drop_column('issue_photos', 'size')

@@ -10,6 +10,8 @@
   var STORE = "reports";
   var RETRY_MS = 30000;
   var TRACK_SEND_MS = 120000;
+  var MIN_STEP_M = 5;
+  var MAX_ACCURACY_M = 50;
 
   // --- the offline queue ------------------------------------------------------------------
 
@@ -109,9 +111,14 @@
 
     function showCount() {
       return queue.all().then(function (records) {
-        badge.textContent = ctx.fill(F.waiting, { n: records.length });
+        var refused = records.filter(function (r) { return r.refused; }).length;
+        var waiting = records.length - refused;
+        var parts = [];
+        if (waiting) parts.push(ctx.fill(F.waiting, { n: waiting }));
+        if (refused) parts.push(ctx.fill(F.needAttention, { n: refused }));
+        badge.textContent = parts.join(" · ");
         badge.hidden = records.length === 0;
-        return records.length;
+        return waiting;
       });
     }
 
@@ -122,11 +129,17 @@
         if (result.status === 200 || result.status === 201) {
           return queue.remove(record.client_id).then(function () { return { sent: true, issue: result.data }; });
         }
-        if (result.status >= 400 && result.status < 500 && result.status !== 401 && result.status !== 408 &&
-            result.status !== 429) {
-          // The server will never take this one as it is: give it back to the officer.
-          return queue.remove(record.client_id).then(function () {
-            return { sent: false, refused: true, message: errorText(result), record: record };
+        var code = result.data && result.data.error && result.data.error.code;
+        if (code === "patrol_ended" && record.patrol_id) {
+          // The patrol was ended while the phone was offline: the report stands on its own.
+          record.patrol_id = null;
+          return queue.put(record).then(function () { return send(record); });
+        }
+        if (result.status >= 400 && result.status < 500 && [401, 408, 429].indexOf(result.status) < 0) {
+          // The server will not take it as it is: kept, and shown to the officer to decide.
+          record.refused = errorText(result);
+          return queue.put(record).then(function () {
+            return { sent: false, refused: true, message: record.refused, record: record };
           });
         }
         return { sent: false, message: result.status === 401 ? F.loginAgain : F.savedOffline };
@@ -139,7 +152,7 @@
       if (flushing || !navigator.onLine) return Promise.resolve();
       flushing = true;
       return queue.all().then(function (records) {
-        return records.reduce(function (chain, record) {
+        return records.filter(function (r) { return !r.refused; }).reduce(function (chain, record) {
           return chain.then(function () { return send(record); }).then(function (outcome) {
             if (outcome.sent) ctx.reloadIssues();
           });
@@ -147,6 +160,37 @@
       }).then(showCount).finally(function () { flushing = false; });
     }
 
+    // The list behind the badge: what waits, what was refused and why; resend or drop.
+    function showQueue() {
+      queue.all().then(function (records) {
+        var list = el("ul", { class: "gw-queue-list" });
+        records.forEach(function (record) {
+          var resend = el("button", { type: "button", class: "gw-primary", text: F.resend });
+          var drop = el("button", { type: "button", class: "gw-secondary", text: F.discard });
+          resend.addEventListener("click", function () {
+            delete record.refused;
+            queue.put(record).then(function () { return send(record); }).then(function (outcome) {
+              if (outcome.sent) ctx.reloadIssues();
+              showCount();
+              showQueue();
+            });
+          });
+          drop.addEventListener("click", function () {
+            if (window.confirm(F.discardSure)) queue.remove(record.client_id).then(showCount).then(showQueue);
+          });
+          list.appendChild(el("li", { class: record.refused ? "gw-refused" : "" },
+            el("strong", { text: record.category }),
+            el("span", { class: "gw-muted", text: " " + new Date(record.saved_at).toLocaleString() }),
+            el("p", { text: record.description }),
+            el("p", { class: record.refused ? "gw-error" : "gw-muted", text: record.refused || F.willSend }),
+            el("div", { class: "gw-buttons" }, resend, drop)));
+        });
+        ctx.showPanel([el("h2", { text: F.queueTitle }),
+          records.length ? list : el("p", { class: "gw-muted", text: F.queueEmpty })]);
+      });
+    }
+
+    badge.addEventListener("click", showQueue);
     window.addEventListener("online", flush);
     setInterval(function () { showCount().then(function (n) { if (n) flush(); }); }, RETRY_MS);
     showCount().then(function (n) { if (n) flush(); });
@@ -258,8 +302,13 @@
           photos: files.map(function (f) { return { name: f.name, blob: f }; }), saved_at: Date.now(),
         };
         submit.disabled = true;
-        // Kept first, sent second: a report survives a dead network or a closed tab.
-        queue.put(record).then(function () { return send(record); }).then(function (outcome) {
+        // Kept first, sent second: a report survives a dead network or a closed tab. If
+        // the phone cannot keep it (storage full, private mode), it is sent straight away.
+        queue.put(record).then(function () { return send(record); }, function () {
+          return send(record).then(function (outcome) {
+            return outcome.sent || outcome.refused ? outcome : { sent: false, refused: true, message: F.notKept };
+          });
+        }).then(function (outcome) {
           submit.disabled = false;
           showCount();
           if (outcome.sent) {
@@ -488,9 +537,14 @@
                                    accuracy: position.coords.accuracy }, timestamp: Date.now() };
         var q = runningPatrol();
         if (!q) return;
-        q.track.push([+position.coords.longitude.toFixed(7), +position.coords.latitude.toFixed(7)]);
+        var here = L.latLng(position.coords.latitude, position.coords.longitude);
+        var last = q.track.length ? L.latLng(q.track[q.track.length - 1][1], q.track[q.track.length - 1][0]) : null;
+        // Only fixes worth keeping: a poor fix, or one a few metres from the last, adds
+        // nothing but length (a long walk must still fit the server's limit).
+        if (position.coords.accuracy > MAX_ACCURACY_M || (last && last.distanceTo(here) < MIN_STEP_M)) return;
+        q.track.push([+here.lng.toFixed(7), +here.lat.toFixed(7)]);
         savePatrol(q);
-        route.addLatLng([position.coords.latitude, position.coords.longitude]);
+        route.addLatLng(here);
       }, function () {}, { enableHighAccuracy: true });
     }
     setInterval(function () {
@@ -531,6 +585,9 @@
       var p = runningPatrol();
       var body = p.track.length >= 2 ? { track: p.track } : {};
       post("patrols/" + p.id + "/end", body).then(function (result) {
+        // A route the server will not take must not keep the patrol open: end it without.
+        return result.status === 400 && body.track ? post("patrols/" + p.id + "/end", {}) : result;
+      }).then(function (result) {
         if (result.status === 200 || result.status === 409) {
           savePatrol(null);
           if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }

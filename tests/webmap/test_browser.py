@@ -309,6 +309,43 @@ def test_a_report_made_offline_lands_once_when_the_network_returns(browser, live
     context.close()
 
 
+def test_a_report_the_server_refuses_waits_for_the_officer_not_the_bin(browser, live_server, demo_url,
+                                                                      grid_building, screenshots):
+    b = grid_building
+    description = f"被拒上报测试 {uuid.uuid4().hex[:6]}"
+    engine = create_engine(demo_url)
+    context, page = phone_at(browser, live_server, b)
+    context.set_offline(True)
+    page.locator("#gw-report").tap()
+    form = page.locator("#gw-report-form")
+    form.wait_for()
+    form.locator("select[name=category]").select_option("绿化")
+    form.locator("textarea[name=description]").fill(description)
+    form.locator("button[type=submit]").tap()
+    page.locator("#gw-panel .gw-ok").wait_for()
+    try:
+        with engine.begin() as conn:  # meanwhile the county retires the category
+            conn.execute(text("UPDATE issue_categories SET active = false WHERE code = '绿化'"))
+        context.set_offline(False)
+        page.wait_for_function("() => document.getElementById('gw-queue').textContent.includes('需要处理')")
+        page.locator("#gw-queue").tap()
+        refused = page.locator(".gw-queue-list li.gw-refused")
+        refused.wait_for()
+        assert description in refused.inner_text() and "未知的问题类别" in refused.inner_text()
+        page.screenshot(path=str(screenshots / "phone-refused-report.png"))
+        assert issues_described(demo_url, description) == []
+        with engine.begin() as conn:  # the category is back; the officer sends it again
+            conn.execute(text("UPDATE issue_categories SET active = true WHERE code = '绿化'"))
+        refused.get_by_role("button", name="重新发送").tap()
+        page.locator("#gw-queue").wait_for(state="hidden")
+        assert len(issues_described(demo_url, description)) == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE issue_categories SET active = true WHERE code = '绿化'"))
+        engine.dispose()
+        context.close()
+
+
 def test_an_officer_walks_an_issue_through_its_workflow_on_a_phone(browser, live_server, demo_url, grid_building,
                                                                   screenshots):
     b = grid_building
@@ -340,8 +377,21 @@ def test_an_officer_walks_an_issue_through_its_workflow_on_a_phone(browser, live
     panel.locator(".gw-badge.gw-status-resolved").first.wait_for()
     panel.locator(".gw-timeline img").first.wait_for()
 
-    panel.get_by_role("button", name="核查办结").tap()
-    panel.locator("form.gw-step-form button[type=submit]").tap()
+    # The one who did the work does not check it: the community officer does.
+    assert panel.get_by_role("button", name="核查办结").count() == 0
+    issue_id = panel.locator(".gw-issue-card").get_attribute("data-issue-id")
+    checker_context = browser.new_context(**PHONE, locale="zh-CN")
+    checker = checker_context.new_page()
+    log_in(checker, live_server, "community")
+    checker.goto(f"{live_server}/issues")  # from the issue list, the link to the map
+    checker.goto(f"{live_server}/#issue={issue_id}")
+    checker.wait_for_function("() => window.Gridwalk && window.Gridwalk.map")
+    checker_panel = checker.locator("#gw-panel")
+    checker_panel.get_by_role("button", name="核查办结").tap()
+    checker_panel.locator("form.gw-step-form button[type=submit]").tap()
+    checker_panel.locator(".gw-badge.gw-status-closed").first.wait_for()
+    checker_context.close()
+    page.evaluate(f"Gridwalk.showIssue({issue_id})")
     panel.locator(".gw-badge.gw-status-closed").first.wait_for()
     timeline = panel.locator(".gw-timeline").inner_text()
     for label in ("发现上报", "现场会", "已解决", "核查办结", "当场清理，社区督办", "已清理完毕"):

@@ -126,11 +126,24 @@ def test_a_viewer_may_not_report(app, role_users, world):
 def test_the_same_client_id_twice_returns_the_first_issue(officer, world, session):
     client_id = str(uuid.uuid4())
     first = report(officer, client_id=client_id)
-    again = report(officer, client_id=client_id, description="重发")
+    again = report(officer, client_id=client_id)
     assert first.status_code == 201 and again.status_code == 200
     assert again.get_json()["id"] == first.get_json()["id"]
-    assert again.get_json()["description"] == "楼道堆放杂物"
     assert session.scalar(select(func.count()).select_from(Issue)) == 1
+    # The same id with other content is a client's mistake, said out loud.
+    other = report(officer, client_id=client_id, description="另一件事")
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "client_id_reused"
+    assert session.scalar(select(func.count()).select_from(Issue)) == 1
+
+
+def test_report_ids_belong_to_their_reporter(app, officer, world, role_users, session):
+    client_id = str(uuid.uuid4())
+    report(officer, client_id=client_id)
+    other = app.test_client()
+    other.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(other, "community-user")
+    theirs = report(other, client_id=client_id, description="社区的上报")
+    assert theirs.status_code == 201  # nothing to learn about anyone else's ids
+    assert session.scalar(select(func.count()).select_from(Issue)) == 2
 
 
 def test_two_concurrent_reports_with_one_client_id_store_one_row(committed_world):
@@ -197,7 +210,7 @@ def test_which_steps_each_state_allows(officer, world, session, state, kind):
         assert error["code"] == "step_not_allowed" and state in error["message"] and kind in error["message"]
 
 
-def test_find_meet_solve_verify_with_a_timeline(officer, world, session):
+def test_find_meet_solve_verify_with_a_timeline(app, officer, world, session, role_users):
     issue = report(officer).get_json()
     iid = issue["id"]
     meeting = officer.post(f"/api/v1/issues/{iid}/events", json=step_body(world, "meeting", 1)).get_json()
@@ -207,10 +220,15 @@ def test_find_meet_solve_verify_with_a_timeline(officer, world, session):
                          {"kind": "resolve", "version": "2", "note": "已清理",
                           "photos": (io.BytesIO(jpeg()), "after.jpg")}).get_json()
     assert resolved["status"] == "resolved" and len(resolved["events"][-1]["photo_ids"]) == 1
-    closed = officer.post(f"/api/v1/issues/{iid}/events", json={"kind": "verify", "version": 3}).get_json()
+    own = officer.post(f"/api/v1/issues/{iid}/events", json={"kind": "verify", "version": 3})
+    assert own.status_code == 403 and own.get_json()["error"]["code"] == "own_work"
+    assert "verify" not in resolved["allowed"]
+    checker = app.test_client()
+    checker.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(checker, "community-user")
+    closed = checker.post(f"/api/v1/issues/{iid}/events", json={"kind": "verify", "version": 3}).get_json()
     assert closed["status"] == "closed" and closed["closed_at"]
     assert [e["kind"] for e in closed["events"]] == ["reported", "meeting", "resolve", "verify"]
-    assert {e["by"] for e in closed["events"]} == {"grid-user"}
+    assert [e["by"] for e in closed["events"]] == ["grid-user"] * 3 + ["community-user"]
 
 
 def test_referring_hands_the_issue_to_another_unit(officer, world):
@@ -334,3 +352,91 @@ def test_issue_filters_by_state_category_unit_grid_and_date(officer, world):
     assert ids("status=closed") == set()
     assert ids("since=2000-01-01&until=2000-01-02") == set()
     assert officer.get("/api/v1/issues?since=2026-02-30").status_code == 400
+
+
+# --- what review found --------------------------------------------------------------------
+
+
+def test_a_phone_jpeg_with_several_pictures_is_a_photo(officer, world):
+    first, second = Image.new("RGB", (800, 600), "red"), Image.new("RGB", (800, 600), "blue")
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[second])  # what many phones write
+    response = post_form(officer, "/api/v1/issues", {"lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
+                                                     "photos": (io.BytesIO(out.getvalue()), "hdr.jpg")})
+    assert response.status_code == 201, response.data
+
+
+def test_a_form_with_no_file_chosen_is_no_photo(officer, world):
+    response = post_form(officer, "/api/v1/issues", {"lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
+                                                     "photos": (io.BytesIO(b""), "")})
+    assert response.status_code == 201 and response.get_json()["photos"] == []
+
+
+def test_a_comment_needs_no_version_and_moves_none(app, officer, world, role_users):
+    issue = report(officer).get_json()
+    party = app.test_client()
+    party.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(party, "party-user")
+    commented = party.post(f"/api/v1/issues/{issue['id']}/events", json={"kind": "comment", "note": "补充情况"})
+    assert commented.status_code == 201 and commented.get_json()["version"] == issue["version"]
+    # The officer's step, taken on the version they saw, still goes through.
+    assert officer.post(f"/api/v1/issues/{issue['id']}/events",
+                        json=step_body(world, "meeting", issue["version"])).status_code == 201
+
+
+def test_resolved_issues_wait_for_the_check_and_are_not_overdue(officer, world, session):
+    iid = report(officer).get_json()["id"]
+    officer.post(f"/api/v1/issues/{iid}/events", json={"kind": "resolve", "version": 1, "note": "已处理"})
+    session.execute(text("UPDATE issues SET deadline = current_date - 1 WHERE id = :i"), {"i": iid})
+    assert officer.get(f"/api/v1/issues/{iid}").get_json()["overdue"] is False
+
+
+def test_reopening_sets_the_new_round_its_own_deadline(app, officer, world, session, role_users):
+    iid = report(officer).get_json()["id"]
+    officer.post(f"/api/v1/issues/{iid}/events", json=step_body(world, "meeting", 1))
+    officer.post(f"/api/v1/issues/{iid}/events", json={"kind": "resolve", "version": 2, "note": "已处理"})
+    checker = app.test_client()
+    checker.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(checker, "community-user")
+    reopened = checker.post(f"/api/v1/issues/{iid}/events", json={"kind": "reopen", "version": 3,
+                                                                  "note": "复核未通过"}).get_json()
+    assert reopened["status"] == "reported" and reopened["deadline"] is None and reopened["overdue"] is False
+
+
+def test_a_report_joins_only_a_patrol_its_reporter_sees_near_the_place(app, officer, world, role_users, session):
+    county = app.test_client()
+    county.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(county, "county-user")
+    elsewhere = county.post("/api/v1/patrols", json={"area_id": world.other_grid.id}).get_json()
+    hidden = report(officer, patrol_id=elsewhere["id"])
+    assert hidden.status_code == 404  # the grid member does not see 东门's patrol
+    mine = officer.post("/api/v1/patrols", json={"area_id": world.grid_west.id}).get_json()
+    far = report(officer, patrol_id=mine["id"], lon=109.60, lat=30.09)
+    assert far.status_code == 400 and far.get_json()["error"]["code"] == "patrol_elsewhere"
+    assert session.scalar(select(func.count()).select_from(Issue)) == 0
+
+
+def test_a_patrol_lists_only_the_issues_its_viewer_may_read(app, officer, world, role_users):
+    county = app.test_client()
+    county.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(county, "county-user")
+    patrol = county.post("/api/v1/patrols", json={"area_id": world.grid_east.id}).get_json()
+    county.post("/api/v1/issues", json={"lon": 109.485, "lat": 29.995, "category": "绿化", "patrol_id": patrol["id"],
+                                        "description": "东侧问题"})
+    community = app.test_client()
+    log_in_as(community, "community-user")
+    assert [i["description"] for i in community.get(f"/api/v1/patrols/{patrol['id']}").get_json()["issues"]] == [
+        "东侧问题"]
+
+
+@pytest.mark.parametrize("body", [b'{"track": [[NaN, 29.985], [109.475, 29.985]]}',
+                                  b'{"track": [[109.474, 29.985, "x"], [109.475, 29.985]]}',
+                                  b'{"track": [[109.474, 29.985, 1, 2], [109.475, 29.985]]}'])
+def test_a_track_with_nan_or_extra_fields_is_refused(officer, world, body):
+    patrol = officer.post("/api/v1/patrols", json={"area_id": world.grid_west.id}).get_json()
+    response = officer.post(f"/api/v1/patrols/{patrol['id']}/track", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert officer.get(f"/api/v1/patrols/{patrol['id']}").get_json()["track"] is None
+
+
+def test_a_write_after_the_login_ended_says_log_in_again(officer, world):
+    token = officer.environ_base["HTTP_X_CSRF_TOKEN"]
+    officer.post("/logout", data={"csrf_token": token})
+    response = report(officer)
+    assert response.status_code == 401  # not a CSRF refusal: the phone keeps the report and asks to log in
