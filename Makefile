@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations messages bench clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations messages bench bench-coverage clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -58,3 +58,8 @@ bench: deps venv
 	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench $(VENV)/bin/gridwalk db upgrade
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench $(PY) bench/issue_create.py
+
+bench-coverage: deps venv
+	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench50
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/coverage.py

@@ -26,8 +26,12 @@ TIMEZONE = "Asia/Shanghai"
 
 
 def make_engine(url: str | URL, timezone: str = TIMEZONE, **kwargs: Any) -> Engine:
+    # JIT compilation pays off for long analytical scans; for ours a misestimated row count
+    # switches it on and it costs more than the query (measured: 470 ms of 1.46 s for
+    # county-wide coverage). Off for our connections.
     return create_engine(
-        database_url(url), pool_pre_ping=True, connect_args={"options": f"-c timezone={timezone}"}, **kwargs
+        database_url(url), pool_pre_ping=True, connect_args={"options": f"-c timezone={timezone} -c jit=off"},
+        **kwargs,
     )
 
 

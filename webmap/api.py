@@ -3,21 +3,26 @@ serialises the answer. Every error leaves in the one shape (see webmap.errors)."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
+from sqlalchemy import func, select
 
 from geo import (
+    accountability,
     accounts,
     assignments,
     audit,
+    coverage,
     directory,
     features,
     patrols,
     photos,
     responsibility,
+    visits,
 )
 from geo import issues as issues_domain
 from geo.errors import N_, BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
@@ -479,3 +484,114 @@ def end_patrol(patrol_id: int) -> Any:
     patrols.record(db.session(), scope(), patrol_id, _body(), ending=True)
     _commit()
     return jsonify(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id)))
+
+
+# --- visits, coverage, wishes, accountability ---------------------------------------------
+
+
+def _today() -> dt.date:
+    return db.session().scalar(select(func.current_date()))  # the county's day
+
+
+def _window() -> tuple[dt.date, dt.date]:
+    args = Fields({k: request.args.get(k) for k in ("since", "until")}, ("since", "until"))
+    return coverage.checked_window(args.date("since"), args.date("until"), _today())
+
+
+@bp.get("/coverage")
+def coverage_list() -> Any:
+    since, until = _window()
+    level = request.args.get("level") or "grid"
+    bbox = _bbox("buildings" if level == "building" else "areas", required=False)
+    found = coverage.coverage(db.session(), scope(), level, since, until, bbox=bbox, area_id=_integer("area_id"))
+    return jsonify({"level": level, "since": since.isoformat(), "until": until.isoformat(), "places": found})
+
+
+@bp.get("/coverage/weekly")
+def coverage_weekly() -> Any:
+    area_id = _integer("area_id")
+    if area_id is None:
+        raise BadRequest(N_("parameter %(name)s is required"), code="missing_parameter", name="area_id")
+    weeks = _integer("weeks")
+    weeks = 12 if weeks is None else weeks
+    if not 1 <= weeks <= 104:
+        raise BadRequest(N_("weeks must be between 1 and %(max)s"), max=104)
+    responsibility.area_card(db.session(), area_id, scope())  # 404 outside the user's area
+    return jsonify(coverage.weekly(db.session(), scope(), area_id, weeks, _today()))
+
+
+@bp.get("/not-visited")
+def not_visited() -> Any:
+    days = _integer("days")
+    days = 30 if days is None else days
+    if not 1 <= days <= 3650:
+        raise BadRequest(N_("days must be between 1 and %(max)s"), max=3650)
+    return jsonify(coverage.not_visited(db.session(), scope(), days, _today(), person_id=_integer("person_id"),
+                                        area_id=_integer("area_id")))
+
+
+@bp.get("/buildings/<int:building_id>/households")
+def building_households(building_id: int) -> Any:
+    return jsonify(visits.households_of(db.session(), scope(), building_id))
+
+
+@bp.post("/visits")
+def record_visit() -> Any:
+    visit = visits.record(db.session(), scope(), _body())
+    _commit()
+    return _created(visits.visit_data(visit))
+
+
+@bp.get("/wishes")
+def wishes_list() -> Any:
+    args = Fields({k: v for k, v in request.args.items() if k in ("status", "overdue")}, ("status", "overdue"))
+    status = args.choice("status", ("open", "claimed", "fulfilled", "withdrawn"))
+    return jsonify(visits.wishes(db.session(), scope(), status=status, area_id=_integer("area_id"),
+                                 overdue_only=args.boolean("overdue"), page=_page()))
+
+
+@bp.post("/wishes/<int:wish_id>/<step>")
+def wish_step(wish_id: int, step: str) -> Any:
+    wish = visits.wish_step(db.session(), scope(), wish_id, step, _body())
+    _commit()
+    return jsonify({"id": wish.id, "status": wish.status, "version": wish.version})
+
+
+def _year() -> int:
+    year = _integer("year") or _today().year
+    if not 2000 <= year <= 2100:
+        raise BadRequest(N_("year must be between 2000 and 2100"))
+    return year
+
+
+@bp.get("/people/<int:person_id>/summary")
+def person_summary(person_id: int) -> Any:
+    return jsonify(accountability.summary(db.session(), scope(), person_id, _year()))
+
+
+@bp.post("/people/<int:person_id>/registration")
+def register_person(person_id: int) -> Any:
+    person = accountability.register(db.session(), scope(), person_id, _body())
+    _commit()
+    return jsonify({"id": person.id, "registered_area_id": person.registered_area_id,
+                    "registered_on": person.registered_on.isoformat() if person.registered_on else None,
+                    "version": person.version})
+
+
+@bp.get("/accountability/behind")
+def behind() -> Any:
+    group = request.args.get("group") or "unit"
+    return jsonify(accountability.behind(db.session(), scope(), _year(), group=group))
+
+
+@bp.get("/volunteers")
+def volunteers() -> Any:
+    return jsonify(accountability.ranking(db.session(), scope()))
+
+
+@bp.post("/service-records")
+def record_service() -> Any:
+    record = accountability.record_service(db.session(), scope(), _body())
+    _commit()
+    return _created({"id": record.id, "person_id": record.person_id, "served_on": record.served_on.isoformat(),
+                     "activity": record.activity, "hours": float(record.hours)})

@@ -1,0 +1,98 @@
+"""Benchmark: county-wide visit coverage for a 30-day window (per grid, and per
+community), as GET /api/v1/coverage computes it, against one hand-written SQL aggregate
+measured in the same run. Target: at most 1 s, and at most 1.2× the hand-written query.
+
+    DATABASE_URL=postgresql://… python bench/coverage.py [--scale 50] [--runs 7]
+
+The database gets the demo county at --scale if it has none (`make bench-coverage`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+
+from geo import coverage, demo  # noqa: E402
+from geo.db import make_engine, session_factory  # noqa: E402
+from geo.scope import Scope  # noqa: E402
+
+# The aggregate as one would write it by hand: visited households in the window, every
+# active household mapped to its area at the level (through the area tree), counted.
+HAND_WRITTEN = text("""
+    WITH RECURSIVE under(area_id, target) AS (
+        SELECT id, id FROM areas WHERE level = :level
+        UNION ALL
+        SELECT a.id, u.target FROM areas a JOIN under u ON a.parent_id = u.area_id
+    ),
+    visited AS (
+        SELECT household_id, max(visited_on) AS last FROM visits
+        WHERE visited_on BETWEEN :since AND :until GROUP BY household_id
+    )
+    SELECT u.target, count(h.id), count(v.household_id), max(v.last)
+    FROM households h
+    JOIN buildings b ON b.id = h.building_id
+    JOIN under u ON u.area_id = b.area_id
+    LEFT JOIN visited v ON v.household_id = h.id
+    WHERE h.active
+    GROUP BY u.target
+""")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("set DATABASE_URL (or run `make bench-coverage`)", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with factory() as session:
+        if not demo.is_loaded(session):
+            print(f"loading the demo county at scale {args.scale} …", file=sys.stderr)
+            demo.load(session, scale=args.scale, password="bench-only-password")
+            session.commit()
+        sizes = session.execute(text(
+            "SELECT (SELECT count(*) FROM buildings), (SELECT count(*) FROM households), (SELECT count(*) FROM visits)"
+        )).one()
+        today = session.scalar(text("SELECT current_date"))
+    since, until = today - dt.timedelta(days=29), today
+    print(f"buildings {sizes[0]:,}  households {sizes[1]:,}  visits {sizes[2]:,}  window {since} … {until}")
+
+    for level in ("grid", "community"):
+        hand, ours = [], []
+        for run in range(args.runs + 1):  # the first run warms the caches and is not counted
+            with engine.connect() as conn:
+                t0 = time.perf_counter()
+                conn.execute(coverage.SET_WORK_MEM)  # the same memory for both
+                expected = conn.execute(HAND_WRITTEN, {"level": level, "since": since, "until": until}).all()
+                t_hand = time.perf_counter() - t0
+            with factory() as session:
+                t0 = time.perf_counter()
+                found = coverage.coverage(session, Scope.system(), level, since, until)
+                t_ours = time.perf_counter() - t0
+            if run:
+                hand.append(t_hand * 1000)
+                ours.append(t_ours * 1000)
+        assert {r[0]: (r[1], r[2]) for r in expected} == {r["id"]: (r["households"], r["visited"]) for r in found}
+        h, o = statistics.median(hand), statistics.median(ours)
+        verdict = "ok" if o <= 1000 and o <= 1.2 * h else "MISSES THE TARGET"
+        print(f"{level:>9}: {len(found):5} places  hand-written {h:7.1f} ms  gridwalk {o:7.1f} ms  "
+              f"ratio {o / h:4.2f}×  ({verdict}: ≤ 1000 ms and ≤ 1.2×)")
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

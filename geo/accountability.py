@@ -1,0 +1,178 @@
+"""Party members' accountability and volunteers' stars.
+
+Each year a party member owes at least 8 sessions and 40 hours of community work: visits,
+patrols walked, wishes fulfilled and volunteer service all count. Volunteers earn 1 to 5
+stars at 100 / 300 / 600 / 1000 / 1500 cumulative service hours (none below 100).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Numeric, cast, extract, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from geo.directory import check_version, get
+from geo.errors import N_, BadRequest, Forbidden, NotFound
+from geo.models import (
+    Area,
+    Patrol,
+    Person,
+    ServiceRecord,
+    Unit,
+    Visit,
+    Wish,
+    patrol_members,
+)
+from geo.scope import Scope, subtree
+from geo.validate import Fields
+
+MIN_SESSIONS = 8
+MIN_HOURS = Decimal(40)
+STAR_HOURS = (Decimal(100), Decimal(300), Decimal(600), Decimal(1000), Decimal(1500))
+# A fulfilled wish counts as a session of this many hours (the work is not timed).
+WISH_HOURS = Decimal(2)
+
+
+def stars(hours: Decimal | float) -> int:
+    """0 to 5: how many of the thresholds the cumulative hours have reached."""
+    total = Decimal(str(hours))
+    return sum(1 for threshold in STAR_HOURS if total >= threshold)
+
+
+def _work(year: int) -> Any:
+    """(person_id, kind, hours) for every piece of community work in the year."""
+    visits = select(Visit.person_id, literal("visit").label("kind"), cast(Visit.hours, Numeric).label("hours")).where(
+        extract("year", Visit.visited_on) == year)
+    minutes = func.extract("epoch", Patrol.ended_at - Patrol.started_at) / 3600
+    patrols = (
+        select(patrol_members.c.person_id, literal("patrol").label("kind"), cast(minutes, Numeric).label("hours"))
+        .join(Patrol, Patrol.id == patrol_members.c.patrol_id)
+        .where(Patrol.ended_at.is_not(None), extract("year", Patrol.started_at) == year)
+    )
+    wishes = select(Wish.claimed_by_person_id, literal("wish").label("kind"), literal(WISH_HOURS, Numeric)).where(
+        Wish.status == "fulfilled", Wish.claimed_by_person_id.is_not(None),
+        extract("year", Wish.fulfilled_on) == year)
+    service = select(ServiceRecord.person_id, literal("service").label("kind"),
+                     cast(ServiceRecord.hours, Numeric)).where(extract("year", ServiceRecord.served_on) == year)
+    return union_all(visits, patrols, wishes, service).subquery("work")
+
+
+def _people_in(scope: Scope) -> Any:
+    """The party members a user answers for: those registered (在职党员报到) or working in
+    the user's area; everyone for county-wide roles."""
+    if scope.county_wide:
+        return select(Person.id).where(Person.is_party_member)
+    return select(Person.id).where(Person.is_party_member, Person.registered_area_id.in_(subtree(scope.area_id or 0)))
+
+
+def summary(session: Session, scope: Scope, person_id: int, year: int) -> dict[str, Any]:
+    """One party member's year: sessions and hours by kind, against 8 sessions / 40 hours;
+    their cumulative volunteer hours and stars; where they registered."""
+    person = get(session, Person, person_id)
+    if not (scope.county_wide or scope.person_id == person_id
+            or session.scalar(select(Person.id).where(Person.id == person_id, Person.id.in_(_people_in(scope))))):
+        raise NotFound(N_("no person with id %(id)s"), id=person_id)
+    work = _work(year)
+    rows = session.execute(
+        select(work.c.kind, func.count(), func.coalesce(func.sum(work.c.hours), 0))
+        .where(work.c.person_id == person_id).group_by(work.c.kind)
+    ).all()
+    by_kind = {kind: {"sessions": n, "hours": float(round(h, 1))} for kind, n, h in rows}
+    sessions = sum(v["sessions"] for v in by_kind.values())
+    hours = sum(Decimal(str(v["hours"])) for v in by_kind.values())
+    served = session.scalar(select(func.coalesce(func.sum(ServiceRecord.hours), 0))
+                            .where(ServiceRecord.person_id == person_id)) or Decimal(0)
+    registered = session.get(Area, person.registered_area_id) if person.registered_area_id else None
+    return {
+        "person": {"id": person.id, "name": person.name, "title": person.title,
+                   "unit": person.unit.name if person.unit else None},
+        "year": year,
+        "by_kind": {k: by_kind.get(k, {"sessions": 0, "hours": 0.0}) for k in ("visit", "patrol", "wish", "service")},
+        "sessions": sessions,
+        "hours": float(round(hours, 1)),
+        "required": {"sessions": MIN_SESSIONS, "hours": float(MIN_HOURS)},
+        "behind": sessions < MIN_SESSIONS or hours < MIN_HOURS,
+        "service_hours_total": float(round(Decimal(served), 1)),
+        "stars": stars(served),
+        "registered": {"area": registered.name if registered else None,
+                       "on": person.registered_on.isoformat() if person.registered_on else None},
+    }
+
+
+def behind(session: Session, scope: Scope, year: int, *, group: str = "unit", limit: int = 500) -> list[dict[str, Any]]:
+    """Party members short of 8 sessions or 40 hours in the year, by unit or by the
+    community they registered with; fewest hours first."""
+    if group not in ("unit", "community"):
+        raise BadRequest(N_("group must be unit or community"))
+    work = _work(year)
+    totals = (select(work.c.person_id, func.count().label("sessions"), func.sum(work.c.hours).label("hours"))
+              .group_by(work.c.person_id).subquery("totals"))
+    group_name = Unit.name if group == "unit" else Area.name
+    stmt = (
+        select(Person.id, Person.name, Person.title, group_name.label("group"),
+               func.coalesce(totals.c.sessions, 0).label("sessions"),
+               func.coalesce(totals.c.hours, 0).label("hours"))
+        .outerjoin(totals, totals.c.person_id == Person.id)
+        .where(Person.id.in_(_people_in(scope)),
+               (func.coalesce(totals.c.sessions, 0) < MIN_SESSIONS) | (func.coalesce(totals.c.hours, 0) < MIN_HOURS))
+    )
+    stmt = stmt.outerjoin(Unit, Unit.id == Person.unit_id) if group == "unit" else stmt.outerjoin(
+        Area, Area.id == Person.registered_area_id)
+    rows = session.execute(stmt.order_by("group", "hours", Person.id).limit(limit)).all()
+    return [{"id": r.id, "name": r.name, "title": r.title, "group": r.group or "", "sessions": r.sessions,
+             "hours": float(round(r.hours, 1))} for r in rows]
+
+
+def ranking(session: Session, scope: Scope, limit: int = 100) -> list[dict[str, Any]]:
+    """Volunteers by cumulative service hours, with their stars."""
+    total = func.sum(ServiceRecord.hours).label("hours")
+    rows = session.execute(
+        select(Person.id, Person.name, Unit.name.label("unit"), total)
+        .join(ServiceRecord, ServiceRecord.person_id == Person.id)
+        .outerjoin(Unit, Unit.id == Person.unit_id)
+        .where(Person.id.in_(_people_in(scope)) if not scope.county_wide else Person.id.is_not(None))
+        .group_by(Person.id, Person.name, Unit.name)
+        .order_by(total.desc(), Person.id).limit(limit)
+    ).all()
+    return [{"id": r.id, "name": r.name, "unit": r.unit or "", "hours": float(r.hours), "stars": stars(r.hours)}
+            for r in rows]
+
+
+def record_service(session: Session, scope: Scope, body: Any) -> ServiceRecord:
+    """Volunteer hours, recorded (and verified) by an officer."""
+    if scope.role not in ("admin", "county", "township", "community", "grid"):
+        raise Forbidden(N_("your role may not record volunteer service"))
+    fields = Fields(body, ("person_id", "served_on", "activity", "hours"))
+    person = get(session, Person, fields.integer("person_id", required=True) or 0)
+    today = session.scalar(select(func.current_date()))
+    served_on = fields.date("served_on") or today
+    if served_on > today:
+        raise BadRequest(N_("service cannot be in the future"), code="future_service")
+    hours = fields.number("hours", required=True) or 0.0
+    if not 0 < hours <= 24:
+        raise BadRequest(N_("hours must be more than 0 and at most 24"), code="bad_hours")
+    record = ServiceRecord(person_id=person.id, served_on=served_on, hours=Decimal(str(round(hours, 2))),
+                           activity=fields.text("activity", max_length=200, required=True),
+                           verified_by_id=scope.person_id)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def register(session: Session, scope: Scope, person_id: int, body: Any) -> Person:
+    """在职党员报到: an in-service party member registers with a community."""
+    if scope.role not in ("admin", "county", "township", "community"):
+        raise Forbidden(N_("your role may not record registrations"))
+    person = get(session, Person, person_id)
+    fields = Fields(body, ("area_id", "registered_on", "version"))
+    check_version(person, fields)
+    area = get(session, Area, fields.integer("area_id", required=True) or 0)
+    if area.level != "community":
+        raise BadRequest(N_("party members register with a community"), code="not_a_community")
+    scope.require_area(session, area.id)
+    person.registered_area_id = area.id
+    person.registered_on = fields.date("registered_on") or session.scalar(select(func.current_date()))
+    session.flush()
+    return person

@@ -1,0 +1,219 @@
+"""Household visits (走访) and the residents' small requests (微心愿) they bring up.
+
+A party member records their own visits; officers record visits in their area. A visit
+by someone who holds no assignment for the household is accepted but marked (by_assignee
+false), so coverage counts it and accountability can see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from geo.directory import check_version, get
+from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
+from geo.models import Assignment, Building, Household, Person, Unit, Visit, Wish
+from geo.responsibility import current
+from geo.scope import Scope, mask_name, mask_phone, subtree
+from geo.validate import Fields, storable_id
+
+VISIT_FIELDS = ("household_id", "person_id", "visited_on", "hours", "note", "needs", "wish_title",
+                "wish_description")
+OFFICERS = frozenset({"admin", "county", "township", "community", "grid"})
+PAGE_SIZE = 50
+
+
+def _today(session: Session) -> dt.date:
+    return session.scalar(select(func.current_date()))  # type: ignore[return-value]
+
+
+def _household(session: Session, scope: Scope, household_id: int, *, person_id: int | None = None) -> Household:
+    """A household the user may record a visit to: in their area, or (a party member)
+    one they hold."""
+    stmt = select(Household).join(Building, Building.id == Household.building_id).where(Household.id == household_id)
+    condition = scope.reads(Building.area_id)
+    if person_id is not None:
+        holds = exists().where(Assignment.household_id == Household.id, Assignment.person_id == person_id, current())
+        condition = or_(condition, holds)
+    found = session.scalars(stmt.where(condition)).first() if storable_id(household_id) else None
+    if found is None:
+        raise NotFound(N_("no household with id %(id)s"), id=household_id)
+    return found
+
+
+def households_of(session: Session, scope: Scope, building_id: int) -> list[dict[str, Any]]:
+    """The households of a building for choosing one: address, residents, and the head's
+    name and phone where the user's area covers them (masked elsewhere)."""
+    building = session.get(Building, building_id) if storable_id(building_id) else None
+    held_by_me = set()
+    if scope.person_id is not None:
+        held_by_me = set(session.scalars(select(Assignment.household_id).where(
+            Assignment.person_id == scope.person_id, current(), Assignment.household_id.is_not(None))))
+    if building is None:
+        raise NotFound(N_("no building with id %(id)s"), id=building_id)
+    readable = building.area_id in scope.personal_areas(session, [building.area_id]) if building.area_id else False
+    rows = session.scalars(
+        select(Household).where(Household.building_id == building.id)
+        .order_by(Household.unit_no, Household.floor, Household.room)
+    ).all()
+    if not readable and not held_by_me.intersection(h.id for h in rows):
+        if not session.scalar(select(Building.id).where(Building.id == building.id, scope.reads(Building.area_id))):
+            raise NotFound(N_("no building with id %(id)s"), id=building_id)
+    out = []
+    for h in rows:
+        personal = readable or h.id in held_by_me
+        out.append({
+            "id": h.id, "unit_no": h.unit_no, "floor": h.floor, "room": h.room,
+            "address": f"{h.unit_no}-{h.floor}-{h.room}", "residents": h.residents, "active": h.active,
+            "head_name": h.head_name if personal else mask_name(h.head_name),
+            "phone": h.phone if personal else mask_phone(h.phone),
+            "mine": h.id in held_by_me,
+        })
+    return out
+
+
+def record(session: Session, scope: Scope, body: Any) -> Visit:
+    """Record a visit (and, if the household raised one, a micro-wish)."""
+    fields = Fields(body, VISIT_FIELDS)
+    if scope.role == "party":
+        if scope.person_id is None:
+            raise Forbidden(N_("your login is not linked to a person; ask an administrator"), code="no_person")
+        person_id = fields.integer("person_id") or scope.person_id
+        if person_id != scope.person_id:
+            raise Forbidden(N_("a party member records their own visits"), code="own_visits")
+    elif scope.role in OFFICERS:
+        person_id = fields.integer("person_id") or scope.person_id
+        if person_id is None:
+            raise BadRequest(N_("%(field)s is required"), code="missing_field", field="person_id")
+        get(session, Person, person_id)
+    else:
+        raise Forbidden(N_("your role may not record visits"))
+    household = _household(session, scope, fields.integer("household_id", required=True) or 0,
+                           person_id=person_id if scope.role == "party" else None)
+    if not household.active:
+        raise Conflict(N_("this household has moved away"), code="household_inactive")
+    today = _today(session)
+    visited_on = fields.date("visited_on") or today
+    if visited_on > today:
+        raise BadRequest(N_("a visit cannot be in the future"), code="future_visit")
+    if visited_on < today - dt.timedelta(days=366):
+        raise BadRequest(N_("a visit more than a year ago is not recorded here"), code="too_old")
+    hours = fields.number("hours", required=True) or 0.0
+    if not 0 < hours <= 24:
+        raise BadRequest(N_("hours must be more than 0 and at most 24"), code="bad_hours")
+    by_assignee = bool(session.scalar(select(
+        exists().where(Assignment.person_id == person_id, current(),
+                       or_(Assignment.household_id == household.id, Assignment.building_id == household.building_id))
+    )))
+    visit = Visit(household_id=household.id, person_id=person_id, visited_on=visited_on,
+                  hours=Decimal(str(round(hours, 2))), note=fields.text("note", max_length=4000, multiline=True),
+                  needs=fields.text("needs", max_length=4000, multiline=True), by_assignee=by_assignee)
+    session.add(visit)
+    title = fields.text("wish_title", max_length=200)
+    if title:
+        session.add(Wish(household_id=household.id, title=title, raised_on=visited_on,
+                         description=fields.text("wish_description", max_length=4000, multiline=True)))
+    session.flush()
+    return visit
+
+
+def visit_data(visit: Visit) -> dict[str, Any]:
+    return {"id": visit.id, "household_id": visit.household_id, "person_id": visit.person_id,
+            "visited_on": visit.visited_on.isoformat(), "hours": float(visit.hours), "note": visit.note,
+            "needs": visit.needs, "by_assignee": visit.by_assignee}
+
+
+# --- micro-wishes -------------------------------------------------------------------------
+
+WISH_STEPS = {
+    "claim": ({"open"}, "claimed"),
+    "fulfil": ({"claimed"}, "fulfilled"),
+    "withdraw": ({"open", "claimed"}, "withdrawn"),
+    "rate": ({"fulfilled"}, None),
+}
+
+
+def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id: int | None = None,
+           overdue_only: bool = False, page: int = 1) -> list[dict[str, Any]]:
+    """Wishes in the user's area (by community and grid), newest first; a claimed wish past
+    its promised date is flagged."""
+    today = _today(session)
+    stmt = (
+        select(Wish, Building.name.label("building"), Household.unit_no, Household.floor, Household.room,
+               Building.area_id, Person.name.label("claimer"), Unit.name.label("claimer_unit"))
+        .join(Household, Household.id == Wish.household_id)
+        .join(Building, Building.id == Household.building_id)
+        .outerjoin(Person, Person.id == Wish.claimed_by_person_id)
+        .outerjoin(Unit, Unit.id == Wish.claimed_by_unit_id)
+        .where(scope.reads(Building.area_id))
+    )
+    if status:
+        stmt = stmt.where(Wish.status == status)
+    if area_id is not None:
+        stmt = stmt.where(Building.area_id.in_(subtree(area_id)))
+    if overdue_only:
+        stmt = stmt.where(Wish.status == "claimed", Wish.promised_on < today)
+    rows = session.execute(stmt.order_by(Wish.raised_on.desc(), Wish.id.desc())
+                           .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return [
+        {"id": r.Wish.id, "title": r.Wish.title, "description": r.Wish.description, "status": r.Wish.status,
+         "raised_on": r.Wish.raised_on.isoformat(), "building": r.building,
+         "address": f"{r.unit_no}-{r.floor}-{r.room}", "area_id": r.area_id,
+         "claimed_by": r.claimer or r.claimer_unit, "claimed_on": _iso(r.Wish.claimed_on),
+         "promised_on": _iso(r.Wish.promised_on), "fulfilled_on": _iso(r.Wish.fulfilled_on),
+         "note": r.Wish.note, "rating": r.Wish.rating, "version": r.Wish.version,
+         "late": r.Wish.status == "claimed" and r.Wish.promised_on is not None and r.Wish.promised_on < today}
+        for r in rows
+    ]
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any) -> Wish:
+    """Claim (认领), fulfil, withdraw or rate a wish, as the version the user saw."""
+    if step not in WISH_STEPS:
+        raise NotFound(N_("no such step: %(step)s"), step=step[:20])
+    wish = session.scalars(
+        select(Wish).join(Household, Household.id == Wish.household_id)
+        .join(Building, Building.id == Household.building_id)
+        .where(Wish.id == wish_id, scope.reads(Building.area_id))
+    ).first() if storable_id(wish_id) else None
+    if wish is None:
+        raise NotFound(N_("no wish with id %(id)s"), id=wish_id)
+    if scope.role == "viewer":
+        raise Forbidden(N_("your role may not change wishes"))
+    fields = Fields(body, ("version", "note", "rating", "promised_on", "unit_id"))
+    check_version(wish, fields)
+    sources, target = WISH_STEPS[step]
+    if wish.status not in sources:
+        raise Conflict(N_("a wish that is %(status)s cannot be %(step)s"), code="step_not_allowed",
+                       status=wish.status, step=step)
+    today = _today(session)
+    if step == "claim":
+        unit_id = fields.integer("unit_id")
+        if unit_id is None and scope.person_id is None:
+            raise BadRequest(N_("claim it for a unit_id, or link your login to a person"), code="nobody")
+        wish.claimed_by_person_id = scope.person_id if unit_id is None else None
+        wish.claimed_by_unit_id = get(session, Unit, unit_id).id if unit_id else None
+        wish.claimed_on = today
+        promised = fields.date("promised_on", required=True)
+        if promised is not None and promised < today:
+            raise BadRequest(N_("the promised date has already passed"), code="deadline_passed")
+        wish.promised_on = promised
+    elif step == "fulfil":
+        wish.fulfilled_on = today
+        wish.note = fields.text("note", max_length=4000, multiline=True, required=True)
+    elif step == "withdraw":
+        wish.note = fields.text("note", max_length=4000, multiline=True, required=True)
+    elif step == "rate":
+        wish.rating = fields.integer("rating", required=True, minimum=1, maximum=5)
+    if target is not None:
+        wish.status = target
+    session.flush()
+    return wish

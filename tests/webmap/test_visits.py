@@ -1,0 +1,207 @@
+"""Household visits, micro-wishes, coverage, accountability and volunteers through the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+
+from geo import accountability
+from geo.models import Assignment, Household, ServiceRecord, Visit, Wish
+from tests.conftest import log_in_as
+
+
+@pytest.fixture
+def member(app, role_users, world, session):  # type: ignore[no-untyped-def]
+    """The party member 李四 (holds four households of 贡水花园1栋), logged in."""
+    role_users["party"].person_id = world.member.id
+    session.flush()
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(client, "party-user")
+    return client
+
+
+def today(session) -> dt.date:  # type: ignore[no-untyped-def]
+    return session.scalar(select(func.current_date()))
+
+
+def test_a_party_member_records_a_visit_in_three_taps(member, world, session):
+    households = member.get(f"/api/v1/buildings/{world.building.id}/households").get_json()
+    assert [h["address"] for h in households][:2] == ["1-1-101", "1-1-102"]
+    assert [h["mine"] for h in households] == [True] * 4 + [False] * 2
+    visit = member.post("/api/v1/visits", json={"household_id": households[0]["id"], "hours": 0.5})
+    assert visit.status_code == 201, visit.data
+    v = visit.get_json()
+    assert v["by_assignee"] is True and v["visited_on"] == today(session).isoformat() and v["hours"] == 0.5
+    card = member.get(f"/api/v1/buildings/{world.building.id}").get_json()
+    assert card["coverage"]["visited"] == 1
+
+
+def test_a_visit_by_someone_not_assigned_is_accepted_but_marked(member, world):
+    other = world.households[5]  # in the member's grid, not theirs
+    v = member.post("/api/v1/visits", json={"household_id": other.id, "hours": 1}).get_json()
+    assert v["by_assignee"] is False
+
+
+@pytest.mark.parametrize(
+    "changes, status, code",
+    [
+        ({"visited_on": "tomorrow"}, 400, "future_visit"),
+        ({"hours": 0}, 400, "bad_hours"),
+        ({"hours": -1}, 400, "bad_hours"),
+        ({"hours": 24.5}, 400, "bad_hours"),
+        ({"hours": "lots"}, 400, "bad_request"),
+        ({"household_id": 999999}, 404, "not_found"),
+        ({"household_id": None}, 400, "missing_field"),
+        ({"visited_on": "2026-02-30"}, 400, "bad_request"),
+        ({"visited_on": "1999-01-01"}, 400, "too_old"),
+        ({"note": "x" * 4001}, 400, "bad_request"),
+    ],
+)
+def test_a_bad_visit_is_refused_and_nothing_is_stored(member, world, session, changes, status, code):
+    if changes.get("visited_on") == "tomorrow":
+        changes = {"visited_on": (today(session) + dt.timedelta(days=1)).isoformat()}
+    body = {"household_id": world.households[0].id, "hours": 1, **changes}
+    response = member.post("/api/v1/visits", json={k: v for k, v in body.items() if v is not None})
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    assert session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_visits_keep_to_the_visitor_and_their_households(member, world, session):
+    assert member.post("/api/v1/visits", json={"household_id": world.households[0].id, "hours": 1,
+                                               "person_id": world.cadre.id}).status_code == 403
+    far = Household(building=world.other_building, unit_no=1, floor=1, room="101")
+    session.add(far)
+    session.flush()
+    assert member.post("/api/v1/visits", json={"household_id": far.id, "hours": 1}).status_code == 404
+    world.households[1].active = False
+    session.flush()
+    moved = member.post("/api/v1/visits", json={"household_id": world.households[1].id, "hours": 1})
+    assert moved.status_code == 409
+
+
+def test_residents_names_show_only_where_the_user_works(app, role_users, world, session, member):
+    world.households[0].head_name, world.households[0].phone = "陈大妈", "13312345678"
+    session.flush()
+    mine = member.get(f"/api/v1/buildings/{world.building.id}/households").get_json()[0]
+    assert (mine["head_name"], mine["phone"]) == ("陈大妈", "13312345678")
+    viewer = app.test_client()
+    log_in_as(viewer, "viewer-user")
+    theirs = viewer.get(f"/api/v1/buildings/{world.building.id}/households").get_json()[0]
+    assert (theirs["head_name"], theirs["phone"]) == ("陈**", "133****5678")
+
+
+def test_a_wish_from_open_to_fulfilled_and_rated(member, world, session):
+    member.post("/api/v1/visits", json={"household_id": world.households[0].id, "hours": 1,
+                                        "wish_title": "楼道灯坏了", "wish_description": "三楼声控灯不亮"})
+    [wish] = member.get("/api/v1/wishes?status=open").get_json()
+    assert wish["title"] == "楼道灯坏了" and wish["address"] == "1-1-101"
+    promised = (today(session) + dt.timedelta(days=7)).isoformat()
+    claim = member.post(f"/api/v1/wishes/{wish['id']}/claim", json={"version": 1, "promised_on": promised})
+    assert claim.get_json()["status"] == "claimed"
+    assert member.post(f"/api/v1/wishes/{wish['id']}/rate", json={"version": 2, "rating": 5}).status_code == 409
+    done = member.post(f"/api/v1/wishes/{wish['id']}/fulfil", json={"version": 2, "note": "已更换灯泡"})
+    assert done.get_json()["status"] == "fulfilled"
+    assert member.post(f"/api/v1/wishes/{wish['id']}/rate", json={"version": 3, "rating": 6}).status_code == 400
+    assert member.post(f"/api/v1/wishes/{wish['id']}/rate", json={"version": 3, "rating": 5}).status_code == 200
+    stored = session.get(Wish, wish["id"])
+    session.refresh(stored)
+    assert (stored.claimed_by_person_id, stored.rating, stored.note) == (world.member.id, 5, "已更换灯泡")
+
+
+def test_a_claimed_wish_past_its_promise_is_flagged(member, world, session):
+    session.add(Wish(household_id=world.households[0].id, title="修水管", status="claimed",
+                     claimed_by_person_id=world.member.id, promised_on=today(session) - dt.timedelta(days=2)))
+    session.flush()
+    [late] = member.get("/api/v1/wishes?overdue=1").get_json()
+    assert late["late"] is True and late["title"] == "修水管"
+
+
+def test_coverage_by_level_and_window(member, world, session):
+    session.add(Visit(household_id=world.households[0].id, person_id=world.member.id, hours=1,
+                      visited_on=today(session)))
+    session.flush()
+    grids = member.get("/api/v1/coverage?level=grid").get_json()
+    assert [(p["name"], p["households"], p["visited"]) for p in grids["places"]] == [("文澜一网格", 6, 1)]
+    assert member.get("/api/v1/coverage?level=building").status_code == 400  # which buildings?
+    buildings = member.get(f"/api/v1/coverage?level=building&area_id={world.grid_west.id}").get_json()
+    assert [p["share"] for p in buildings["places"]] == [round(1 / 6, 4)]
+    assert member.get("/api/v1/coverage?level=planet").status_code == 400
+    assert member.get("/api/v1/coverage?since=2026-12-01&until=2026-11-01").status_code == 400
+    old = member.get("/api/v1/coverage?level=grid&since=2020-01-01&until=2020-01-31").get_json()
+    assert old["places"][0]["visited"] == 0
+
+
+def test_the_list_of_where_nobody_has_been(member, world, session):
+    session.add(Visit(household_id=world.households[0].id, person_id=world.member.id, hours=1,
+                      visited_on=today(session)))
+    session.flush()
+    mine = member.get(f"/api/v1/not-visited?days=30&person_id={world.member.id}").get_json()
+    assert [r["address"] for r in mine] == ["1-1-102", "1-2-201", "1-2-202"]
+    assert member.get("/api/v1/not-visited?days=0").status_code == 400
+
+
+@pytest.mark.parametrize("hours, stars", [(0, 0), (99.5, 0), (100, 1), (299.99, 1), (300, 2), (600, 3),
+                                          (999, 3), (1000, 4), (1499.5, 4), (1500, 5), (4000, 5)])
+def test_stars_start_exactly_at_their_hours(hours, stars):
+    assert accountability.stars(Decimal(str(hours))) == stars
+
+
+def test_a_members_year_against_8_sessions_and_40_hours(app, member, world, session, role_users):
+    year = today(session).year
+    for n in range(3):
+        member.post("/api/v1/visits", json={"household_id": world.households[n].id, "hours": 2,
+                                            "visited_on": f"{year}-01-0{n + 2}"})
+    session.add_all(ServiceRecord(person_id=world.member.id, served_on=dt.date(year, 3, d), activity="义务巡逻",
+                                  hours=Decimal(8)) for d in range(1, 4))
+    session.add_all(ServiceRecord(person_id=world.member.id, served_on=dt.date(year - 1, 5, d), activity="往年服务",
+                                  hours=Decimal(20)) for d in range(1, 5))
+    session.flush()
+    summary = member.get(f"/api/v1/people/{world.member.id}/summary?year={year}").get_json()
+    assert summary["by_kind"]["visit"] == {"sessions": 3, "hours": 6.0}
+    assert summary["by_kind"]["service"] == {"sessions": 3, "hours": 24.0}
+    assert (summary["sessions"], summary["hours"], summary["behind"]) == (6, 30.0, True)
+    assert (summary["service_hours_total"], summary["stars"]) == (104.0, 1)
+    county = app.test_client()
+    log_in_as(county, "county-user")
+    behind = county.get(f"/api/v1/accountability/behind?year={year}").get_json()
+    assert "李四" in [r["name"] for r in behind]
+    assert county.get("/api/v1/volunteers").get_json()[0]["name"] == "李四"
+    assert member.get(f"/api/v1/people/{world.member.id}/summary?year=1800").status_code == 400
+
+
+def test_registration_with_a_community_and_who_sees_whose_summary(app, role_users, world, session):
+    community = app.test_client()
+    community.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(community, "community-user")
+    # Not registered anywhere yet: a community officer does not see the member's year.
+    assert community.get(f"/api/v1/people/{world.member.id}/summary").status_code == 404
+    registered = community.post(f"/api/v1/people/{world.member.id}/registration",
+                                json={"area_id": world.community.id, "version": world.member.version})
+    assert registered.status_code == 200, registered.data
+    assert community.get(f"/api/v1/people/{world.member.id}/summary").get_json()["registered"]["area"] == "文澜社区"
+    elsewhere = community.post(f"/api/v1/people/{world.cadre.id}/registration",
+                               json={"area_id": world.other_community.id, "version": world.cadre.version})
+    assert elsewhere.status_code == 403
+    not_community = community.post(f"/api/v1/people/{world.cadre.id}/registration",
+                                   json={"area_id": world.grid_west.id, "version": world.cadre.version})
+    assert not_community.status_code == 400
+
+
+def test_officers_record_volunteer_hours(app, role_users, world, session, member):
+    grid = app.test_client()
+    grid.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(grid, "grid-user")
+    ok = grid.post("/api/v1/service-records", json={"person_id": world.member.id, "activity": "清理楼道", "hours": 3})
+    assert ok.status_code == 201
+    assert member.post("/api/v1/service-records", json={"person_id": world.member.id, "activity": "自己记",
+                                                        "hours": 3}).status_code == 403
+    for bad in ({"hours": 0}, {"hours": 25}, {"served_on": "2999-01-01"}, {"activity": ""}):
+        body = {"person_id": world.member.id, "activity": "清理楼道", "hours": 3, **bad}
+        assert grid.post("/api/v1/service-records", json=body).status_code == 400
+    assert session.scalar(text("SELECT count(*) FROM service_records")) == 1
+
+
+def test_assignments_fixture_is_what_the_member_holds(world, session):
+    held = session.scalars(select(Assignment.household_id).where(Assignment.person_id == world.member.id)).all()
+    assert len(held) == 4
