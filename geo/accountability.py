@@ -33,6 +33,9 @@ MIN_HOURS = Decimal(40)
 STAR_HOURS = (Decimal(100), Decimal(300), Decimal(600), Decimal(1000), Decimal(1500))
 # A fulfilled wish counts as a session of this many hours (the work is not timed).
 WISH_HOURS = Decimal(2)
+# Who records (and so verifies) volunteer service, and who records registrations.
+RECORDERS = frozenset({"admin", "county", "township", "community", "grid"})
+REGISTRARS = frozenset({"admin", "county", "township", "community"})
 
 
 def stars(hours: Decimal | float) -> int:
@@ -101,9 +104,11 @@ def summary(session: Session, scope: Scope, person_id: int, year: int) -> dict[s
     }
 
 
-def behind(session: Session, scope: Scope, year: int, *, group: str = "unit", limit: int = 500) -> list[dict[str, Any]]:
+def behind(session: Session, scope: Scope, year: int, *, group: str = "unit", area_id: int | None = None,
+           limit: int = 500) -> list[dict[str, Any]]:
     """Party members short of 8 sessions or 40 hours in the year, by unit or by the
-    community they registered with; fewest hours first."""
+    community they registered with (only those registered under `area_id`, if given);
+    fewest hours first."""
     if group not in ("unit", "community"):
         raise BadRequest(N_("group must be unit or community"))
     work = _work(year)
@@ -120,6 +125,8 @@ def behind(session: Session, scope: Scope, year: int, *, group: str = "unit", li
     )
     stmt = stmt.outerjoin(Unit, Unit.id == Person.unit_id) if group == "unit" else stmt.outerjoin(
         Area, Area.id == Person.registered_area_id)
+    if area_id is not None:
+        stmt = stmt.where(Person.registered_area_id.in_(subtree(area_id)))
     rows = session.execute(stmt.order_by("group", "hours", Person.id).limit(limit)).all()
     return [{"id": r.id, "name": r.name, "title": r.title, "group": r.group or "", "sessions": r.sessions,
              "hours": float(round(r.hours, 1))} for r in rows]
@@ -142,7 +149,7 @@ def ranking(session: Session, scope: Scope, limit: int = 100) -> list[dict[str, 
 
 def record_service(session: Session, scope: Scope, body: Any) -> ServiceRecord:
     """Volunteer hours, recorded (and verified) by an officer."""
-    if scope.role not in ("admin", "county", "township", "community", "grid"):
+    if scope.role not in RECORDERS:
         raise Forbidden(N_("your role may not record volunteer service"))
     fields = Fields(body, ("person_id", "served_on", "activity", "hours"))
     person = get(session, Person, fields.integer("person_id", required=True) or 0)
@@ -163,7 +170,7 @@ def record_service(session: Session, scope: Scope, body: Any) -> ServiceRecord:
 
 def register(session: Session, scope: Scope, person_id: int, body: Any) -> Person:
     """在职党员报到: an in-service party member registers with a community."""
-    if scope.role not in ("admin", "county", "township", "community"):
+    if scope.role not in REGISTRARS:
         raise Forbidden(N_("your role may not record registrations"))
     person = get(session, Person, person_id)
     fields = Fields(body, ("area_id", "registered_on", "version"))

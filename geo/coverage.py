@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.orm import Session
 
-from geo.errors import N_, BadRequest
+from geo.errors import N_, BadRequest, NotFound
 from geo.features import BBox
 from geo.models import Area, Assignment, Building, Household, Visit
 from geo.responsibility import current
 from geo.scope import Scope, subtree
+from geo.validate import storable_id
 
 LEVELS = ("building", "compound", "grid", "community", "township")
 SET_WORK_MEM = text("SET LOCAL work_mem = '64MB'")
@@ -127,6 +128,9 @@ def coverage(
 def weekly(session: Session, scope: Scope, area_id: int, weeks: int, today: dt.date) -> list[dict[str, Any]]:
     """Coverage of one area week by week (Monday to Sunday), the latest week last: the
     dashboard's chart. One query for all the weeks."""
+    if not storable_id(area_id) or not session.scalar(select(Area.id).where(Area.id == area_id,
+                                                                           scope.reads(Area.id))):
+        raise NotFound(N_("no area with id %(id)s"), id=area_id)
     monday = today - dt.timedelta(days=today.weekday())
     starts = [monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
     in_area = (

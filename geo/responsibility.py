@@ -196,7 +196,8 @@ def building_card(
         areas = _areas_with_assignments(session, chain, scope)
     personal = bool(building.area_id) and building.area_id in scope.personal_areas(session, [building.area_id])
 
-    since = session.scalar(select(func.current_date() - COVERAGE_WINDOW_DAYS))
+    # The same window as the coverage map's "last 30 days": today and the 29 days before.
+    since = session.scalar(select(func.current_date() - (COVERAGE_WINDOW_DAYS - 1)))
     visited = (
         select(Visit.household_id)
         .where(Visit.household_id == Household.id, Visit.visited_on >= since)

@@ -24,6 +24,7 @@ from geo.validate import Fields, storable_id
 VISIT_FIELDS = ("household_id", "person_id", "visited_on", "hours", "note", "needs", "wish_title",
                 "wish_description")
 OFFICERS = frozenset({"admin", "county", "township", "community", "grid"})
+RECORDERS = OFFICERS | {"party"}
 PAGE_SIZE = 50
 
 
@@ -217,3 +218,16 @@ def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any
         wish.status = target
     session.flush()
     return wish
+
+
+def wish_counts(session: Session, scope: Scope, area_id: int, since: dt.date) -> dict[str, int]:
+    """Wishes raised since `since` under an area, by state."""
+    rows = session.execute(
+        select(Wish.status, func.count()).join(Household, Household.id == Wish.household_id)
+        .join(Building, Building.id == Household.building_id)
+        .where(Building.area_id.in_(subtree(area_id)), scope.reads(Building.area_id), Wish.raised_on >= since)
+        .group_by(Wish.status)
+    ).all()
+    counts = {status: 0 for status in ("open", "claimed", "fulfilled", "withdrawn")}
+    counts.update(dict(rows))
+    return counts

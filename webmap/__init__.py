@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         api,
         auth,
         cli,
+        community,
         db,
         errors,
         fieldwork,
@@ -70,5 +71,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(fieldwork.bp)
+    app.register_blueprint(community.bp)
     cli.init_app(app)
     return app

@@ -516,7 +516,6 @@ def coverage_weekly() -> Any:
     weeks = 12 if weeks is None else weeks
     if not 1 <= weeks <= 104:
         raise BadRequest(N_("weeks must be between 1 and %(max)s"), max=104)
-    responsibility.area_card(db.session(), area_id, scope())  # 404 outside the user's area
     return jsonify(coverage.weekly(db.session(), scope(), area_id, weeks, _today()))
 
 

@@ -3,8 +3,6 @@ XLSX) and a patrol's page (its route, the issues found, the share solved on the 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +14,7 @@ from geo import directory, issues, patrols, responsibility
 from geo.validate import Fields
 from webmap import db
 from webmap.auth import login_required, scope
+from webmap.exports import download
 from webmap.mapbuilder import build_patrol_page
 from webmap.names import status_names
 from webmap.security import with_nonces
@@ -69,52 +68,19 @@ def _export_rows(filters: issues.Filters) -> Iterator[list[Any]]:
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     names = status_names()
     for r in issues.each_row(db.session(), scope(), filters, limit=EXPORT_LIMIT):
-        yield [_safe_cell(v) for v in [
+        yield [
             r["id"], r["reported_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M"), r["category"],
             names.get(r["status"], r["status"]), r["description"], r["area"], r["building"], r["unit"],
             r["deadline"].isoformat() if r["deadline"] else "",
             r["closed_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if r["closed_at"] else "",
             r["reporter"], _("yes") if r["overdue"] else "",
-        ]]
+        ]
 
 
-def _safe_cell(value: Any) -> Any:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-@bp.get("/issues.csv")
-def issues_csv() -> Response:
+@bp.get("/issues.<fmt>")
+def issues_export(fmt: str) -> Response:
     filters = _filters()
-    out = io.StringIO()
-    # With a byte-order mark, Excel opens the Chinese text as UTF-8.
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(_export_headings())
-    writer.writerows(_export_rows(filters))  # row by row from the database, into the text
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = "attachment; filename=issues.csv"
-    return response
-
-
-@bp.get("/issues.xlsx")
-def issues_xlsx() -> Response:
-    from openpyxl import Workbook
-
-    filters = _filters()
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(_("Issues"))
-    sheet.append(_export_headings())
-    for row in _export_rows(filters):
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    response = Response(out.getvalue(),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = "attachment; filename=issues.xlsx"
-    return response
+    return download("issues", _("Issues"), _export_headings(), _export_rows(filters), fmt)
 
 
 @bp.get("/patrols/<int:patrol_id>")

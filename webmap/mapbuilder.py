@@ -63,7 +63,8 @@ class DataLayers(JSCSSMixin):
         self.layers = layers
         self.config = config
         self.default_js = [("gridwalk_map", static("js/gridwalk-map.js")),
-                           ("gridwalk_field", static("js/gridwalk-field.js"))]
+                           ("gridwalk_field", static("js/gridwalk-field.js")),
+                           ("gridwalk_visits", static("js/gridwalk-visits.js"))]
         self.default_css = [("gridwalk_css", static("css/gridwalk.css"))]
 
 
@@ -101,6 +102,11 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
             group = folium.FeatureGroup(name=name)
         group.add_to(m)
         layers[key] = group
+
+    # Visit coverage (a choropleth of grids, or of buildings close up): off until chosen.
+    coverage = folium.FeatureGroup(name=settings.layer_names.get("coverage", "coverage"), show=False)
+    coverage.add_to(m)
+    layers["coverage"] = coverage
 
     locate = LocateControl(
         position="topleft",

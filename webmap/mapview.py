@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 
-from geo import directory, issues, responsibility
-from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES
+from geo import directory, issues, responsibility, visits
+from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, Area
+from geo.validate import Fields
 from webmap import db
-from webmap.auth import csrf_token, login_required
+from webmap.auth import csrf_token, login_required, scope
 from webmap.mapbuilder import MapSettings, build_map
 from webmap.names import event_names, kind_names, level_names, status_names, step_names
 from webmap.security import with_nonces
@@ -47,6 +49,43 @@ def _client_texts() -> dict[str, Any]:
         "kinds": kind_names(),
         "statuses": status_names(),
         "field": _field_texts(),
+        "visits": _visit_texts(),
+    }
+
+
+def _visit_texts() -> dict[str, Any]:
+    return {
+        "record": _("Record a visit"),
+        "pick": _("Tap the household visited, then save."),
+        "pickFirst": _("Pick the household first."),
+        "household": _("Household"),
+        "date": _("Date"),
+        "hours": _("Time spent"),
+        "hoursN": _("{n} h"),
+        "note": _("What was discussed"),
+        "notePlaceholder": _("Optional"),
+        "needs": _("Needs found"),
+        "wish": _("The household raised a micro-wish"),
+        "wishTitle": _("Wish"),
+        "wishExample": _("e.g. fix the stairwell light"),
+        "wishDescription": _("Details"),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "recorded": _("Visit to {household}, {building} recorded."),
+        "notAssignee": _("You do not hold this household; the visit is marked as by someone else."),
+        "wishRaised": _('Micro-wish "{wish}" added to the list.'),
+        "another": _("Record another"),
+        "needsNetwork": _("This needs the network; try again when connected."),
+        "coverage": _("Coverage"),
+        "visited": _("Visited"),
+        "visitedOf": _("{visited} of {total} households"),
+        "lastVisit": _("Last visit"),
+        "never": _("never"),
+        "noHouseholds": _("No households recorded"),
+        "unnamed": _("(no name)"),
+        "byGrid": _("By grid; zoom in for buildings"),
+        "byBuilding": _("By building"),
+        "zoomIn": _("Zoom in to see coverage"),
     }
 
 
@@ -108,11 +147,18 @@ def _field_texts() -> dict[str, Any]:
     }
 
 
-def _user_extent() -> list[list[float]] | None:
-    """The bounds of the user's own area, so a grid member opens on their grid."""
-    if g.user is None or g.user.area_id is None:
+def _extent() -> list[list[float]] | None:
+    """The bounds of the area asked for (?area_id=, from the lists), else of the user's own
+    area, so a grid member opens on their grid."""
+    asked = Fields({"area_id": request.args.get("area_id")}, ("area_id",)).integer("area_id") \
+        if request.args.get("area_id") else None
+    if asked is not None and db.session().scalar(select(Area.id).where(Area.id == asked, scope().outlines(Area.id))):
+        area_id = asked
+    elif g.user is None or g.user.area_id is None:
         return None
-    box = responsibility.area_bounds(db.session(), g.user.area_id)
+    else:
+        area_id = g.user.area_id
+    box = responsibility.area_bounds(db.session(), area_id)
     return [[box[1], box[0]], [box[3], box[2]]] if box else None
 
 
@@ -126,8 +172,10 @@ def index() -> str:
         "compounds": _("Compounds"),
         "buildings": _("Buildings"),
         "issues": _("Open issues"),
+        "coverage": _("Visit coverage"),
         "basemap": _("Basemap"),
     }
+    today = db.session().scalar(select(func.current_date())).isoformat()  # type: ignore[union-attr]
     settings = MapSettings(
         center=tuple(config["MAP_CENTER"]),  # type: ignore[arg-type]
         tile_url=config["TILE_URL"],
@@ -140,7 +188,12 @@ def index() -> str:
             # Known at page load, so a report can be written with no network at all.
             "categories": [{"code": c.code, "name": c.name} for c in issues.categories(db.session())],
             "csrf": csrf_token(),
-            "fitBounds": _user_extent(),
+            "fitBounds": _extent(),
+            # The county's day, so the coverage windows and a visit's date do not depend
+            # on the phone's clock.
+            "today": today,
+            # A visit is recorded as the person the login belongs to.
+            "canVisit": g.user.role in visits.RECORDERS and g.user.person_id is not None,
             "texts": _client_texts(),
         },
         chrome_html=render_template(
@@ -154,6 +207,7 @@ def index() -> str:
             units=directory.all_units(db.session()),
             reports=g.user.role in issues.REPORTERS,
             patrols=g.user.role in issues.WORKERS,
+            today=today,
         ),
         title=_("Gridwalk · grid responsibility map"),
     )

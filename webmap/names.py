@@ -69,3 +69,22 @@ def event_names() -> dict[str, str]:
         "reopen": _("Reopened"),
         "comment": _("Comment"),
     }
+
+
+def wish_status_names() -> dict[str, str]:
+    return {
+        "open": _("Open"),
+        "claimed": _("Claimed"),
+        "fulfilled": _("Fulfilled"),
+        "withdrawn": _("Withdrawn"),
+    }
+
+
+def work_names() -> dict[str, str]:
+    """The kinds of community work that count towards a party member's year."""
+    return {
+        "visit": _("Household visits"),
+        "patrol": _("Patrols"),
+        "wish": _("Wishes fulfilled"),
+        "service": _("Volunteer service"),
+    }

@@ -364,6 +364,8 @@
     }
 
     if (reportButton) reportButton.addEventListener("click", startReport);
+    ctx.post = post;
+    ctx.errorText = errorText;
 
     // --- an issue's timeline and steps --------------------------------------------------
 

@@ -69,7 +69,8 @@
     var highlight = L.layerGroup().addTo(map);
     var lookupSeq = 0;
 
-    if (cfg.fitBounds) map.fitBounds(cfg.fitBounds);
+    // No animation: the page opens on the user's area, and a view set at once after stays set.
+    if (cfg.fitBounds) map.fitBounds(cfg.fitBounds, { animate: false });
     if (window.innerWidth < 600) {
       var legend = document.querySelector(".gw-legend");
       if (legend) legend.removeAttribute("open");
@@ -256,6 +257,8 @@
             " (" + Math.round(cov.share * 100) + "%)" }));
       }
       section.appendChild(stats);
+      var actions = ctx.buildingActions && ctx.buildingActions(b);
+      if (actions) section.appendChild(actions);
       section.appendChild(assignmentList(b.assignments));
       if (b.household_assignees.length) {
         var ul = el("ul", { class: "gw-assignments" });
@@ -297,7 +300,8 @@
       if (point.y > visibleBottom) map.panBy([0, point.y - visibleBottom / 2], { animate: false });
     }
 
-    function lookup(latlng) {
+    // `before`: nodes shown above the answer (the coverage of the place tapped).
+    function lookup(latlng, before) {
       var seq = ++lookupSeq;
       highlight.clearLayers();
       highlight.addLayer(L.circleMarker(latlng, { radius: 6, color: "#e67e22", weight: 3, interactive: false }));
@@ -306,7 +310,7 @@
       var url = api("lookup?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
       getJSON(url).then(function (data) {
         if (seq !== lookupSeq) return;
-        var nodes = [];
+        var nodes = (before || []).slice();
         if (data.building) {
           nodes.push(buildingSection(data.building));
           if (data.building.geometry) {
@@ -315,7 +319,7 @@
           }
         }
         data.areas.forEach(function (a) { nodes.push(areaSection(a)); });
-        if (!nodes.length) nodes.push(el("p", { class: "gw-muted", text: T.nothingHere }));
+        if (!data.building && !data.areas.length) nodes.push(el("p", { class: "gw-muted", text: T.nothingHere }));
         showPanel(nodes);
         keepInSight(latlng);
       }).catch(function (error) {
@@ -345,9 +349,17 @@
       filterForm.addEventListener("submit", function (e) { e.preventDefault(); reloadIssues(); });
     }
 
+    // The bbox parameter for the view, as wide as the API allows for `source`'s layer.
+    function viewBox(key) {
+      return bboxParam(clamped(padded(map.getBounds()), cfg.maxSpan[key]));
+    }
+
     var ctx = {
       map: map, cfg: cfg, T: T, el: el, fill: fill, api: api, getJSON: getJSON, showPanel: showPanel,
       panel: panel, highlight: highlight, person: person, reloadIssues: reloadIssues, keepInSight: keepInSight,
+      lookup: lookup, viewBox: viewBox, layers: layers,
+      // Extra buttons in a building's panel (gridwalk-visits.js: record a visit).
+      buildingActions: null,
       // The field tools take taps on the map while a report is being placed.
       takesTap: null,
     };
@@ -360,6 +372,17 @@
     Gridwalk.lookup = lookup;
     Gridwalk.ctx = ctx;
     if (Gridwalk.field) Gridwalk.field.attach(ctx);
+    if (Gridwalk.visits) Gridwalk.visits.attach(ctx);
+
+    // A link to a building (#building=ID, from the lists) opens the map on it.
+    var linked = /[#&]building=(\d+)/.exec(window.location.hash);
+    if (linked) {
+      getJSON(api("buildings/" + linked[1])).then(function (b) {
+        var centre = L.geoJSON(b.geometry).getBounds().getCenter();
+        map.setView(centre, 18);
+        lookup(centre);
+      }).catch(function () { /* not readable: nothing to open */ });
+    }
   }
 
   window.Gridwalk = window.Gridwalk || {};

@@ -130,6 +130,39 @@ def api_cases(w: Any) -> list[tuple[str, str, Any]]:
         cases.append(("POST", "/api/v1/me/password", body))
     for path in ["/tokens/0", "/tokens/999999"]:
         cases.append(("DELETE", f"/api/v1{path}", None))
+    # visits, coverage, wishes, accountability, volunteers
+    visit = {"household_id": w.households[0].id, "hours": 1, "person_id": w.member.id}
+    for changes in [{"hours": 0}, {"hours": -2}, {"hours": 24.01}, {"hours": "1h"}, {"hours": "nan"},
+                    {"household_id": 999999}, {"household_id": "x"}, {"household_id": None},
+                    {"visited_on": "2999-01-01"}, {"visited_on": "2026-13-01"}, {"visited_on": "1999-01-01"},
+                    {"note": LONG}, {"person_id": 999999}, {"wish_title": LONG}, {"extra": 1}]:
+        cases.append(("POST", "/api/v1/visits", {k: v for k, v in {**visit, **changes}.items() if v is not None}))
+    for query in ["level=street", "level=building", "since=2026-02-30", "since=2026-05-01&until=2026-04-01",
+                  "since=2020-01-01&until=2026-01-01", "level=grid&bbox=1,2", "area_id=abc"]:
+        get(f"/api/v1/coverage?{query}")
+    for query in ["", "area_id=x", "area_id=999999", f"area_id={w.community.id}&weeks=0",
+                  f"area_id={w.community.id}&weeks=105"]:
+        get(f"/api/v1/coverage/weekly?{query}")
+    for query in ["days=0", "days=-1", "days=abc", "days=99999", "person_id=x"]:
+        get(f"/api/v1/not-visited?{query}")
+    get("/api/v1/buildings/999999/households")
+    for query in ["status=lost", "area_id=x", "overdue=maybe"]:
+        get(f"/api/v1/wishes?{query}")
+    for step, body in [("claim", {}), ("fly", {"version": 1}), ("claim", {"version": "x"})]:
+        cases.append(("POST", f"/api/v1/wishes/999999/{step}", body))
+    for query in ["year=1800", "year=abc", "year=3000"]:
+        get(f"/api/v1/people/{w.member.id}/summary?{query}")
+        get(f"/api/v1/accountability/behind?{query}")
+    get("/api/v1/accountability/behind?group=street")
+    get("/api/v1/people/999999/summary")
+    service = {"person_id": w.member.id, "activity": "清理楼道", "hours": 2}
+    for changes in [{"hours": 0}, {"hours": 30}, {"hours": "two"}, {"activity": ""}, {"activity": LONG},
+                    {"served_on": "2999-01-01"}, {"person_id": 999999}, {"verified_by_id": 1}]:
+        cases.append(("POST", "/api/v1/service-records", {**service, **changes}))
+    for body in [{}, {"area_id": w.grid_west.id, "version": w.member.version},
+                 {"area_id": 999999, "version": w.member.version}, {"area_id": w.community.id, "version": 99},
+                 {"area_id": w.community.id, "version": w.member.version, "registered_on": "soon"}]:
+        cases.append(("POST", f"/api/v1/people/{w.member.id}/registration", body))
     cases.append(("PUT", "/api/v1/units", {"name": "x"}))  # method not allowed
     cases.append(("POST", "/api/v1/lookup", {}))
     return cases
@@ -158,6 +191,17 @@ def form_cases(w: Any) -> list[tuple[str, dict[str, str]]]:
                    {"kind": "unit", "building_id": str(w.building.id), "unit_id": str(w.unit.id),
                     "valid_from": "2026-99-01"}]:
         cases.append(("/admin/assignments/new", fields))
+    for step, fields in [("claim", {"version": "1"}), ("claim", {"version": "1", "promised_on": "2026-01-01"}),
+                         ("fulfil", {"version": "1", "note": "x"}), ("dance", {"version": "1"})]:
+        cases.append((f"/wishes/999999/{step}", fields))
+    for fields in [{"activity": "清理楼道", "hours": "0"}, {"activity": "", "hours": "2"},
+                   {"activity": "清理楼道", "hours": "2", "served_on": "2999-01-01"},
+                   {"activity": "清理楼道", "hours": "many"}]:
+        cases.append((f"/people/{w.member.id}/service", fields))
+    for fields in [{"area_id": str(w.grid_west.id), "version": str(w.member.version)},
+                   {"area_id": "x", "version": str(w.member.version)},
+                   {"area_id": str(w.community.id), "version": "99"}]:
+        cases.append((f"/people/{w.member.id}/registration", fields))
     cases.append(("/account/password", {"current_password": "wrong", "new_password": "long enough"}))
     cases.append(("/account/tokens", {"name": LONG}))
     cases.append(("/account/tokens/999999/revoke", {}))

@@ -466,3 +466,122 @@ def test_a_patrol_on_a_phone_records_its_route_and_its_issues(browser, live_serv
     engine.dispose()
     assert row["ended"] and row["points"] >= 2 and row["units"] == 2
     context.close()
+
+
+# --- household visits and coverage --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def members_building(demo_url: str) -> dict[str, Any]:
+    """A building where the demo party member holds households, and a point in it to tap
+    clear of any issue marker (the field tests report issues at buildings)."""
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("""
+            WITH b AS (
+                SELECT b.id, b.geom, u.person_id
+                FROM users u
+                JOIN assignments a ON a.person_id = u.person_id AND a.household_id IS NOT NULL
+                JOIN households h ON h.id = a.household_id
+                JOIN buildings b ON b.id = h.building_id
+                WHERE u.username = 'party' AND h.active
+                ORDER BY b.id LIMIT 1
+            )
+            SELECT b.id, b.person_id, ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat
+            FROM b CROSS JOIN LATERAL (
+                SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(b.geom, -0.00001), 40, 7))).geom AS pt) p
+            ORDER BY (SELECT min(ST_Distance(i.geom, p.pt)) FROM issues i) DESC NULLS FIRST
+            LIMIT 1
+        """)).mappings().one()
+    engine.dispose()
+    return dict(row)
+
+
+def building_coverage(demo_url: str, building_id: int, days: int) -> tuple[int, int]:
+    """(visited, households) for a building over the last `days` days, counted by hand."""
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        visited, total = conn.execute(text("""
+            SELECT count(*) FILTER (WHERE EXISTS (
+                       SELECT 1 FROM visits v WHERE v.household_id = h.id
+                       AND v.visited_on > (now() AT TIME ZONE 'Asia/Shanghai')::date - :days)),
+                   count(*)
+            FROM households h WHERE h.building_id = :b AND h.active
+        """), {"b": building_id, "days": days}).one()
+    engine.dispose()
+    return visited, total
+
+
+def test_a_party_member_records_a_visit_in_three_taps_on_a_phone(browser, live_server, demo_url, members_building,
+                                                                   screenshots):
+    b = members_building
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "party")
+    tap_at(page, b["lon"], b["lat"], touch=True)
+    page.locator(f"#gw-panel [data-building-id='{b['id']}']").wait_for()
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM visits WHERE person_id = :p"), {"p": b["person_id"]}).scalar()
+
+    page.locator(".gw-visit-button").tap()                        # 1: record a visit
+    chip = page.locator(".gw-chip.gw-chip-mine").first              # the member's own households come first
+    chip.wait_for()
+    address = chip.locator(".gw-chip-address").inner_text()
+    page.screenshot(path=str(screenshots / "phone-visit-form.png"))
+    chip.tap()                                                      # 2: the household
+    page.locator(".gw-visit-form .gw-primary").tap()                # 3: save
+    done = page.locator("#gw-panel .gw-ok")
+    done.wait_for()
+    assert "已记录走访" in done.inner_text() and address in done.inner_text()
+    with engine.connect() as conn:
+        visit = conn.execute(text("""
+            SELECT v.visited_on = (now() AT TIME ZONE 'Asia/Shanghai')::date AS today, v.by_assignee, v.hours,
+                   h.unit_no || '-' || h.floor || '-' || h.room AS address,
+                   (SELECT count(*) FROM visits WHERE person_id = :p) AS n
+            FROM visits v JOIN households h ON h.id = v.household_id
+            WHERE v.person_id = :p ORDER BY v.id DESC LIMIT 1
+        """), {"p": b["person_id"]}).mappings().one()
+    engine.dispose()
+    assert visit["n"] == before + 1
+    assert visit["today"] and visit["by_assignee"] and float(visit["hours"]) == 0.5 and visit["address"] == address
+    page.screenshot(path=str(screenshots / "phone-visit-recorded.png"))
+    context.close()
+
+
+def test_the_coverage_layer_colours_the_map_and_answers_a_tap(browser, live_server, demo_url, members_building,
+                                                              screenshots):
+    b = members_building
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "party")
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+    # Switched on from the layer control, like any other layer.
+    page.locator(".leaflet-control-layers-toggle").tap()
+    with page.expect_response(lambda r: "/api/v1/coverage?level=building" in r.url) as answer:
+        page.locator(".leaflet-control-layers-overlays label", has_text="走访覆盖").tap()
+    assert answer.value.status == 200
+    box = page.locator("#gw-coverage")
+    box.wait_for()
+    assert "按楼栋" in box.inner_text() and "≥ 80%" in box.inner_text()
+    page.locator(".folium-map").tap(position={"x": 10, "y": 400})  # close the layer list
+    page.wait_for_load_state("networkidle")
+    tap_at(page, b["lon"], b["lat"], touch=True, settle=False)
+    card = page.locator("#gw-panel .gw-coverage-card")
+    card.wait_for()
+    visited, total = building_coverage(demo_url, b["id"], 30)
+    assert f"已走访 {visited} / {total} 户" in card.inner_text()
+    # The building's responsible people follow in the same panel, its own 30-day figure agreeing.
+    page.locator(f"#gw-panel [data-building-id='{b['id']}']").wait_for()
+    assert f"{visited}/{total}" in page.locator("#gw-panel .gw-building .gw-coverage").inner_text()
+    page.screenshot(path=str(screenshots / "phone-coverage.png"))
+    # Another window asks again; zoomed out, the grids are coloured instead.
+    with page.expect_response(lambda r: "/api/v1/coverage?level=building" in r.url) as week:
+        page.locator("#gw-coverage select[name=window]").select_option("week")
+    assert "since=" in week.value.url
+    with page.expect_response(lambda r: "/api/v1/coverage?level=grid" in r.url):
+        page.evaluate("void Gridwalk.map.setZoom(14, {animate: false})")
+    page.wait_for_load_state("networkidle")
+    assert "按网格" in box.inner_text()
+    context.close()
