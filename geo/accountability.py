@@ -7,16 +7,20 @@ stars at 100 / 300 / 600 / 1000 / 1500 cumulative service hours (none below 100)
 
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, cast, extract, func, literal, select, union_all
+from sqlalchemy import Numeric, Select, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Forbidden, NotFound
 from geo.models import (
     Area,
+    Assignment,
+    Building,
+    Household,
     Patrol,
     Person,
     ServiceRecord,
@@ -25,14 +29,17 @@ from geo.models import (
     Wish,
     patrol_members,
 )
+from geo.responsibility import current
 from geo.scope import Scope, subtree
-from geo.validate import Fields
+from geo.validate import Fields, storable_id
 
 MIN_SESSIONS = 8
 MIN_HOURS = Decimal(40)
 STAR_HOURS = (Decimal(100), Decimal(300), Decimal(600), Decimal(1000), Decimal(1500))
 # A fulfilled wish counts as a session of this many hours (the work is not timed).
 WISH_HOURS = Decimal(2)
+# A patrol left running (forgotten at the end of the walk) counts as a working day at most.
+PATROL_MAX_HOURS = 8
 # Who records (and so verifies) volunteer service, and who records registrations.
 RECORDERS = frozenset({"admin", "county", "township", "community", "grid"})
 REGISTRARS = frozenset({"admin", "county", "township", "community"})
@@ -44,47 +51,86 @@ def stars(hours: Decimal | float) -> int:
     return sum(1 for threshold in STAR_HOURS if total >= threshold)
 
 
+def hours(value: Any) -> Decimal:
+    """A count of hours as entered: more than 0 and at most 24, to the hundredth (what the
+    database keeps), checked after rounding so 0.004 h is refused rather than stored as 0."""
+    rounded = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if not 0 < rounded <= 24:
+        raise BadRequest(N_("hours must be more than 0 and at most 24"), code="bad_hours")
+    return rounded
+
+
 def _work(year: int) -> Any:
-    """(person_id, kind, hours) for every piece of community work in the year."""
+    """(person_id, kind, hours) for every piece of community work in the year. Date ranges
+    rather than extract(year), so the date indexes serve."""
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
     visits = select(Visit.person_id, literal("visit").label("kind"), cast(Visit.hours, Numeric).label("hours")).where(
-        extract("year", Visit.visited_on) == year)
-    minutes = func.extract("epoch", Patrol.ended_at - Patrol.started_at) / 3600
+        Visit.visited_on.between(first, last))
+    walked = func.least(func.extract("epoch", Patrol.ended_at - Patrol.started_at) / 3600, PATROL_MAX_HOURS)
     patrols = (
-        select(patrol_members.c.person_id, literal("patrol").label("kind"), cast(minutes, Numeric).label("hours"))
+        select(patrol_members.c.person_id, literal("patrol").label("kind"), cast(walked, Numeric).label("hours"))
         .join(Patrol, Patrol.id == patrol_members.c.patrol_id)
-        .where(Patrol.ended_at.is_not(None), extract("year", Patrol.started_at) == year)
+        .where(Patrol.ended_at.is_not(None), func.date(Patrol.started_at).between(first, last))
     )
     wishes = select(Wish.claimed_by_person_id, literal("wish").label("kind"), literal(WISH_HOURS, Numeric)).where(
-        Wish.status == "fulfilled", Wish.claimed_by_person_id.is_not(None),
-        extract("year", Wish.fulfilled_on) == year)
+        Wish.status == "fulfilled", Wish.claimed_by_person_id.is_not(None), Wish.fulfilled_on.between(first, last))
     service = select(ServiceRecord.person_id, literal("service").label("kind"),
-                     cast(ServiceRecord.hours, Numeric)).where(extract("year", ServiceRecord.served_on) == year)
+                     cast(ServiceRecord.hours, Numeric)).where(ServiceRecord.served_on.between(first, last))
     return union_all(visits, patrols, wishes, service).subquery("work")
 
 
-def _people_in(scope: Scope) -> Any:
-    """The party members a user answers for: those registered (在职党员报到) or working in
-    the user's area; everyone for county-wide roles."""
+def _people_under(area_id: int, *, party_only: bool = True) -> Select[Any]:
+    """The people an area answers for: those registered (在职党员报到) with it or below it,
+    and those holding a current responsibility there (a building, a household, an area)."""
+    area = subtree(area_id)
+    buildings = select(Building.id).where(Building.area_id.in_(area))
+    held = select(Assignment.person_id).where(
+        current(), Assignment.person_id.is_not(None),
+        or_(Assignment.area_id.in_(area), Assignment.building_id.in_(buildings),
+            Assignment.household_id.in_(select(Household.id).where(Household.building_id.in_(buildings)))),
+    )
+    stmt = select(Person.id).where(or_(Person.registered_area_id.in_(area), Person.id.in_(held)))
+    return stmt.where(Person.is_party_member) if party_only else stmt
+
+
+def _people_in(scope: Scope, *, party_only: bool = True) -> Select[Any]:
+    """The people a user answers for: everyone for county-wide roles, else those of the
+    user's area (see _people_under)."""
     if scope.county_wide:
-        return select(Person.id).where(Person.is_party_member)
-    return select(Person.id).where(Person.is_party_member, Person.registered_area_id.in_(subtree(scope.area_id or 0)))
+        stmt = select(Person.id)
+        return stmt.where(Person.is_party_member) if party_only else stmt
+    return _people_under(scope.area_id or 0, party_only=party_only)
+
+
+def person_in_scope(session: Session, scope: Scope, person_id: int, *, registering: bool = False) -> Person:
+    """The person, if the user answers for them (or it is the user themself); for a
+    registration, also a party member not yet registered anywhere. Else 404."""
+    person = session.get(Person, person_id) if storable_id(person_id) else None
+    if person is not None and not (
+        scope.county_wide or scope.person_id == person.id
+        or (registering and person.is_party_member and person.registered_area_id is None)
+        or session.scalar(select(Person.id).where(Person.id == person.id,
+                                                  Person.id.in_(_people_in(scope, party_only=False))))
+    ):
+        person = None
+    if person is None:
+        raise NotFound(N_("no person with id %(id)s"), id=person_id)
+    return person
 
 
 def summary(session: Session, scope: Scope, person_id: int, year: int) -> dict[str, Any]:
     """One party member's year: sessions and hours by kind, against 8 sessions / 40 hours;
     their cumulative volunteer hours and stars; where they registered."""
-    person = get(session, Person, person_id)
-    if not (scope.county_wide or scope.person_id == person_id
-            or session.scalar(select(Person.id).where(Person.id == person_id, Person.id.in_(_people_in(scope))))):
-        raise NotFound(N_("no person with id %(id)s"), id=person_id)
+    person = person_in_scope(session, scope, person_id, registering=scope.role in REGISTRARS)
     work = _work(year)
     rows = session.execute(
         select(work.c.kind, func.count(), func.coalesce(func.sum(work.c.hours), 0))
         .where(work.c.person_id == person_id).group_by(work.c.kind)
     ).all()
-    by_kind = {kind: {"sessions": n, "hours": float(round(h, 1))} for kind, n, h in rows}
-    sessions = sum(v["sessions"] for v in by_kind.values())
-    hours = sum(Decimal(str(v["hours"])) for v in by_kind.values())
+    # Compared exactly; rounded only for display.
+    sessions = sum(n for _, n, _ in rows)
+    total = sum((Decimal(h) for _, _, h in rows), Decimal(0))
+    by_kind = {kind: {"sessions": n, "hours": _shown(h)} for kind, n, h in rows}
     served = session.scalar(select(func.coalesce(func.sum(ServiceRecord.hours), 0))
                             .where(ServiceRecord.person_id == person_id)) or Decimal(0)
     registered = session.get(Area, person.registered_area_id) if person.registered_area_id else None
@@ -94,21 +140,26 @@ def summary(session: Session, scope: Scope, person_id: int, year: int) -> dict[s
         "year": year,
         "by_kind": {k: by_kind.get(k, {"sessions": 0, "hours": 0.0}) for k in ("visit", "patrol", "wish", "service")},
         "sessions": sessions,
-        "hours": float(round(hours, 1)),
+        "hours": _shown(total),
         "required": {"sessions": MIN_SESSIONS, "hours": float(MIN_HOURS)},
-        "behind": sessions < MIN_SESSIONS or hours < MIN_HOURS,
-        "service_hours_total": float(round(Decimal(served), 1)),
+        "behind": sessions < MIN_SESSIONS or total < MIN_HOURS,
+        "service_hours_total": _shown(served),
         "stars": stars(served),
         "registered": {"area": registered.name if registered else None,
                        "on": person.registered_on.isoformat() if person.registered_on else None},
     }
 
 
+def _shown(value: Any) -> float:
+    """Hours for display: to the hundredth, as stored (99.96 must not read as 100)."""
+    return float(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def behind(session: Session, scope: Scope, year: int, *, group: str = "unit", area_id: int | None = None,
            limit: int = 500) -> list[dict[str, Any]]:
     """Party members short of 8 sessions or 40 hours in the year, by unit or by the
-    community they registered with (only those registered under `area_id`, if given);
-    fewest hours first."""
+    community they registered with (only those `area_id` answers for, if given); fewest
+    hours first."""
     if group not in ("unit", "community"):
         raise BadRequest(N_("group must be unit or community"))
     work = _work(year)
@@ -126,10 +177,10 @@ def behind(session: Session, scope: Scope, year: int, *, group: str = "unit", ar
     stmt = stmt.outerjoin(Unit, Unit.id == Person.unit_id) if group == "unit" else stmt.outerjoin(
         Area, Area.id == Person.registered_area_id)
     if area_id is not None:
-        stmt = stmt.where(Person.registered_area_id.in_(subtree(area_id)))
+        stmt = stmt.where(Person.id.in_(_people_under(area_id)))
     rows = session.execute(stmt.order_by("group", "hours", Person.id).limit(limit)).all()
     return [{"id": r.id, "name": r.name, "title": r.title, "group": r.group or "", "sessions": r.sessions,
-             "hours": float(round(r.hours, 1))} for r in rows]
+             "hours": _shown(r.hours)} for r in rows]
 
 
 def ranking(session: Session, scope: Scope, limit: int = 100) -> list[dict[str, Any]]:
@@ -139,11 +190,11 @@ def ranking(session: Session, scope: Scope, limit: int = 100) -> list[dict[str, 
         select(Person.id, Person.name, Unit.name.label("unit"), total)
         .join(ServiceRecord, ServiceRecord.person_id == Person.id)
         .outerjoin(Unit, Unit.id == Person.unit_id)
-        .where(Person.id.in_(_people_in(scope)) if not scope.county_wide else Person.id.is_not(None))
+        .where(Person.id.in_(_people_in(scope, party_only=False)))
         .group_by(Person.id, Person.name, Unit.name)
         .order_by(total.desc(), Person.id).limit(limit)
     ).all()
-    return [{"id": r.id, "name": r.name, "unit": r.unit or "", "hours": float(r.hours), "stars": stars(r.hours)}
+    return [{"id": r.id, "name": r.name, "unit": r.unit or "", "hours": _shown(r.hours), "stars": stars(r.hours)}
             for r in rows]
 
 
@@ -152,15 +203,13 @@ def record_service(session: Session, scope: Scope, body: Any) -> ServiceRecord:
     if scope.role not in RECORDERS:
         raise Forbidden(N_("your role may not record volunteer service"))
     fields = Fields(body, ("person_id", "served_on", "activity", "hours"))
-    person = get(session, Person, fields.integer("person_id", required=True) or 0)
+    person = person_in_scope(session, scope, fields.integer("person_id", required=True) or 0)
     today = session.scalar(select(func.current_date()))
     served_on = fields.date("served_on") or today
     if served_on > today:
         raise BadRequest(N_("service cannot be in the future"), code="future_service")
-    hours = fields.number("hours", required=True) or 0.0
-    if not 0 < hours <= 24:
-        raise BadRequest(N_("hours must be more than 0 and at most 24"), code="bad_hours")
-    record = ServiceRecord(person_id=person.id, served_on=served_on, hours=Decimal(str(round(hours, 2))),
+    record = ServiceRecord(person_id=person.id, served_on=served_on,
+                           hours=hours(fields.number("hours", required=True) or 0),
                            activity=fields.text("activity", max_length=200, required=True),
                            verified_by_id=scope.person_id)
     session.add(record)
@@ -172,7 +221,9 @@ def register(session: Session, scope: Scope, person_id: int, body: Any) -> Perso
     """在职党员报到: an in-service party member registers with a community."""
     if scope.role not in REGISTRARS:
         raise Forbidden(N_("your role may not record registrations"))
-    person = get(session, Person, person_id)
+    person = person_in_scope(session, scope, person_id, registering=True)
+    if not person.is_party_member:
+        raise BadRequest(N_("only party members register with a community"), code="not_a_party_member")
     fields = Fields(body, ("area_id", "registered_on", "version"))
     check_version(person, fields)
     area = get(session, Area, fields.integer("area_id", required=True) or 0)

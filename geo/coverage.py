@@ -38,14 +38,14 @@ def checked_window(since: dt.date | None, until: dt.date | None, today: dt.date)
     return since, until
 
 
-def _visited(since: dt.date, until: dt.date) -> Any:
-    """One row per household visited in the window, with its last visit."""
-    return (
-        select(Visit.household_id, func.max(Visit.visited_on).label("last"))
-        .where(Visit.visited_on.between(since, until))
-        .group_by(Visit.household_id)
-        .subquery("visited")
-    )
+def _visited(since: dt.date, until: dt.date, buildings: Select[Any] | None = None) -> Any:
+    """One row per household visited in the window, with its last visit; only of the
+    households in `buildings` when given (a grid's page need not aggregate the county)."""
+    stmt = select(Visit.household_id, func.max(Visit.visited_on).label("last")).where(
+        Visit.visited_on.between(since, until))
+    if buildings is not None:
+        stmt = stmt.where(Visit.household_id.in_(select(Household.id).where(Household.building_id.in_(buildings))))
+    return stmt.group_by(Visit.household_id).subquery("visited")
 
 
 def _under(level: str, targets: Select[Any]) -> Any:
@@ -70,10 +70,17 @@ def coverage(
     when given): households, visited, share and the last visit."""
     if level not in LEVELS:
         raise BadRequest(N_("level must be one of %(levels)s"), levels=", ".join(LEVELS))
-    visited = _visited(since, until)
+    if level == "building" and bbox is None and (area_id is None or session.scalar(
+            select(Area.level).where(Area.id == area_id)) in ("county", "township")):
+        # A county's buildings are a hundred thousand rows: ask for a viewport or a community.
+        raise BadRequest(N_("for buildings give a bbox, or the area_id of a community or smaller"),
+                         code="missing_parameter")
+    in_area = select(Building.id).where(Building.area_id.in_(subtree(area_id))) if area_id is not None else None
+    if level == "building" and bbox is not None:
+        in_box = select(Building.id).where(Building.geom.op("&&")(bbox.envelope()))
+        in_area = in_box if in_area is None else in_box.where(Building.id.in_(in_area))
+    visited = _visited(since, until, in_area)
     if level == "building":
-        if bbox is None and area_id is None:
-            raise BadRequest(N_("for buildings give a bbox or an area_id"), code="missing_parameter")
         place = Building.id
         stmt = (
             select(Building.id.label("id"), Building.name.label("name"), func.count(Household.id).label("households"),
@@ -158,25 +165,29 @@ def not_visited(
 ) -> list[dict[str, Any]]:
     """Active households nobody has visited for `days` days (or ever), longest first: for a
     party member, the households they hold; for a grid, the households in it."""
+    # Each household's last visit, read from the (household, date) index: the cost follows
+    # the households asked about, not the size of the visits table.
     last = (
-        select(Visit.household_id, func.max(Visit.visited_on).label("last"))
-        .group_by(Visit.household_id).subquery("last_visit")
+        select(func.max(Visit.visited_on)).where(Visit.household_id == Household.id)
+        .correlate(Household).scalar_subquery().label("last")
     )
-    stmt = (
+    inner = (
         select(Household.id, Household.unit_no, Household.floor, Household.room, Building.id.label("building_id"),
-               Building.name.label("building"), last.c.last)
+               Building.name.label("building"), last)
         .join(Building, Building.id == Household.building_id)
-        .outerjoin(last, last.c.household_id == Household.id)
-        .where(Household.active, scope.reads(Building.area_id),
-               (last.c.last.is_(None)) | (last.c.last < today - dt.timedelta(days=days)))
+        .where(Household.active, scope.reads(Building.area_id))
     )
     if person_id is not None:
         held = select(Assignment.household_id).where(Assignment.person_id == person_id, current(),
                                                      Assignment.household_id.is_not(None))
-        stmt = stmt.where(Household.id.in_(held))
+        inner = inner.where(Household.id.in_(held))
     if area_id is not None:
-        stmt = stmt.where(Building.area_id.in_(subtree(area_id)))
-    rows = session.execute(stmt.order_by(last.c.last.asc().nulls_first(), Household.id).limit(limit)).all()
+        inner = inner.where(Building.area_id.in_(subtree(area_id)))
+    found = inner.subquery("households")
+    rows = session.execute(
+        select(found).where(found.c.last.is_(None) | (found.c.last < today - dt.timedelta(days=days)))
+        .order_by(found.c.last.asc().nulls_first(), found.c.id).limit(limit)
+    ).all()
     return [
         {"household_id": r.id, "building_id": r.building_id, "building": r.building,
          "address": f"{r.unit_no}-{r.floor}-{r.room}", "last_visit": r.last.isoformat() if r.last else None,

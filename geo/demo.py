@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg2.extensions
@@ -41,6 +42,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from geo import accounts
+from geo.db import TIMEZONE
 from geo.errors import N_, Conflict
 from geo.geometry import as_multipolygon, to_hex_ewkb
 from geo.models import Area, Base, User
@@ -1236,11 +1238,11 @@ def _visits_of(plan: Plan, person: int, households: tuple[int, ...]) -> Iterator
 
 
 def plan(scale: int = 1, today: dt.date | None = None) -> Plan:
-    """The demo county at `scale` as of `today` (default: the real today), without a
+    """The demo county at `scale` as of `today` (default: the county's today), without a
     database. Pure: the same arguments give equal plans."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
-    result = Plan(scale, today or dt.date.today())
+    result = Plan(scale, today or dt.datetime.now(ZoneInfo(TIMEZONE)).date())
     rng = _stream("units")
     result.units = [(name, kind, _unit_phone(rng)) for name, kind in COUNTY_UNITS]
     layout = Layout(result)

@@ -8,12 +8,12 @@ false), so coverage counts it and accountability can see it.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from geo.accountability import hours, person_in_scope
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.models import Assignment, Building, Household, Person, Unit, Visit, Wish
@@ -90,7 +90,7 @@ def record(session: Session, scope: Scope, body: Any) -> Visit:
         person_id = fields.integer("person_id") or scope.person_id
         if person_id is None:
             raise BadRequest(N_("%(field)s is required"), code="missing_field", field="person_id")
-        get(session, Person, person_id)
+        person_in_scope(session, scope, person_id)  # someone the officer answers for
     else:
         raise Forbidden(N_("your role may not record visits"))
     household = _household(session, scope, fields.integer("household_id", required=True) or 0,
@@ -103,15 +103,13 @@ def record(session: Session, scope: Scope, body: Any) -> Visit:
         raise BadRequest(N_("a visit cannot be in the future"), code="future_visit")
     if visited_on < today - dt.timedelta(days=366):
         raise BadRequest(N_("a visit more than a year ago is not recorded here"), code="too_old")
-    hours = fields.number("hours", required=True) or 0.0
-    if not 0 < hours <= 24:
-        raise BadRequest(N_("hours must be more than 0 and at most 24"), code="bad_hours")
+    spent = hours(fields.number("hours", required=True) or 0)
     by_assignee = bool(session.scalar(select(
         exists().where(Assignment.person_id == person_id, current(),
                        or_(Assignment.household_id == household.id, Assignment.building_id == household.building_id))
     )))
     visit = Visit(household_id=household.id, person_id=person_id, visited_on=visited_on,
-                  hours=Decimal(str(round(hours, 2))), note=fields.text("note", max_length=4000, multiline=True),
+                  hours=spent, note=fields.text("note", max_length=4000, multiline=True),
                   needs=fields.text("needs", max_length=4000, multiline=True), by_assignee=by_assignee)
     session.add(visit)
     title = fields.text("wish_title", max_length=200)
@@ -139,7 +137,7 @@ WISH_STEPS = {
 
 
 def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id: int | None = None,
-           overdue_only: bool = False, page: int = 1) -> list[dict[str, Any]]:
+           overdue_only: bool = False, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
     """Wishes in the user's area (by community and grid), newest first; a claimed wish past
     its promised date is flagged."""
     today = _today(session)
@@ -159,7 +157,7 @@ def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id
     if overdue_only:
         stmt = stmt.where(Wish.status == "claimed", Wish.promised_on < today)
     rows = session.execute(stmt.order_by(Wish.raised_on.desc(), Wish.id.desc())
-                           .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+                           .limit(page_size).offset((page - 1) * page_size)).all()
     return [
         {"id": r.Wish.id, "title": r.Wish.title, "description": r.Wish.description, "status": r.Wish.status,
          "raised_on": r.Wish.raised_on.isoformat(), "building": r.building,

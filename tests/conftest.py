@@ -8,19 +8,21 @@ TEST_DATABASE_URL points at a server (any database on it) where we may create da
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from geo.db import TIMEZONE, make_engine, session_factory
 from geo.db import database_url as with_driver
-from geo.db import make_engine, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -226,6 +228,11 @@ def role_users(session: Session, world: World) -> dict[str, object]:
     session.add_all(users.values())
     session.flush()
     return users
+
+
+def county_today() -> dt.date:
+    """The county's day, not the test machine's: the two differ for eight hours of every day."""
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 def log_in_as(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]

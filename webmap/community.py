@@ -81,23 +81,14 @@ def dashboard() -> str | Response | WerkzeugResponse:
     month = coverage.coverage(db.session(), scope(), card["level"], today - dt.timedelta(days=29), today,
                               area_id=area_id) if card["level"] in coverage.LEVELS else []
     days = args.integer("days", minimum=1, maximum=3650) or 30
+    fmt = _export(args)
+    if fmt:
+        return _dashboard_table(args.choice("table", ("behind", "not_visited", "wishes"), required=True) or "",
+                                fmt, area_id, days, today)
     behind = accountability.behind(db.session(), scope(), today.year, area_id=area_id)
-    fmt, table = _export(args), args.choice("table", ("behind", "not_visited", "wishes"))
-    # The page shows the longest-unvisited few; the download has them all.
-    lonely = coverage.not_visited(db.session(), scope(), days, today, area_id=area_id,
-                                  limit=EXPORT_ROWS if fmt else SHOWN_ROWS)
-    open_wishes = visits.wishes(db.session(), scope(), status="open", area_id=area_id)
-    if fmt and table == "behind":
-        return download("behind", _("Members behind"), [_("Name"), _("Title"), _("Unit"), _("Sessions"),
-                                                        _("Hours")],
-                        ([r["name"], r["title"], r["group"], r["sessions"], r["hours"]] for r in behind), fmt)
-    if fmt and table == "not_visited":
-        return download("not-visited", _("Not visited"), [_("Building"), _("Household"), _("Last visit"),
-                                                          _("Days")],
-                        ([r["building"], r["address"], r["last_visit"] or "", r["days"] or ""] for r in lonely), fmt)
-    if fmt and table == "wishes":
-        return download("wishes", _("Micro-wishes"), [_("Wish"), _("Building"), _("Household"), _("Raised")],
-                        ([w["title"], w["building"], w["address"], w["raised_on"]] for w in open_wishes), fmt)
+    # The page shows the longest-unvisited few and the latest wishes; downloads have them all.
+    lonely = coverage.not_visited(db.session(), scope(), days, today, area_id=area_id, limit=SHOWN_ROWS)
+    open_wishes = visits.wishes(db.session(), scope(), status="open", area_id=area_id, page_size=SHOWN_ROWS)
     open_filter = issues.Filters(statuses=("open",), area_id=area_id)
     overdue_filter = issues.Filters(statuses=("open",), area_id=area_id, overdue_only=True)
     children = db.session().execute(
@@ -114,6 +105,20 @@ def dashboard() -> str | Response | WerkzeugResponse:
     )
 
 
+def _dashboard_table(table: str, fmt: str, area_id: int, days: int, today: dt.date) -> Response:
+    if table == "behind":
+        rows = accountability.behind(db.session(), scope(), today.year, area_id=area_id, limit=EXPORT_ROWS)
+        return download("behind", _("Members behind"), [_("Name"), _("Title"), _("Unit"), _("Sessions"), _("Hours")],
+                        ([r["name"], r["title"], r["group"], r["sessions"], r["hours"]] for r in rows), fmt)
+    if table == "not_visited":
+        rows = coverage.not_visited(db.session(), scope(), days, today, area_id=area_id, limit=EXPORT_ROWS)
+        return download("not-visited", _("Not visited"), [_("Building"), _("Household"), _("Last visit"), _("Days")],
+                        ([r["building"], r["address"], r["last_visit"] or "", r["days"] or ""] for r in rows), fmt)
+    rows = visits.wishes(db.session(), scope(), status="open", area_id=area_id, page_size=EXPORT_ROWS)
+    return download("wishes", _("Micro-wishes"), [_("Wish"), _("Building"), _("Household"), _("Raised")],
+                    ([w["title"], w["building"], w["address"], w["raised_on"]] for w in rows), fmt)
+
+
 # --- micro-wishes -------------------------------------------------------------------------
 
 
@@ -122,9 +127,11 @@ def wishes() -> str | Response:
     args = _query(("status", "overdue", "area_id", "format", "page"))
     status = args.choice("status", ("open", "claimed", "fulfilled", "withdrawn"))
     page = args.integer("page", minimum=1, maximum=10_000) or 1
-    found = visits.wishes(db.session(), scope(), status=status, area_id=args.integer("area_id"),
-                          overdue_only=args.boolean("overdue"), page=page)
     fmt = _export(args)
+    # A download has every wish the filters select, not the page.
+    found = visits.wishes(db.session(), scope(), status=status, area_id=args.integer("area_id"),
+                          overdue_only=args.boolean("overdue"), page=1 if fmt else page,
+                          page_size=EXPORT_ROWS if fmt else visits.PAGE_SIZE)
     if fmt:
         return download("wishes", _("Micro-wishes"),
                         [_("Wish"), _("State"), _("Building"), _("Household"), _("Raised"), _("Claimed by"),
@@ -157,8 +164,8 @@ def wish_step(wish_id: int, step: str) -> WerkzeugResponse:
 def accountability_page() -> str | Response:
     args = _query(("year", "group", "format"))
     year, group = _year(args), args.choice("group", ("unit", "community")) or "unit"
-    found = accountability.behind(db.session(), scope(), year, group=group)
     fmt = _export(args)
+    found = accountability.behind(db.session(), scope(), year, group=group, limit=EXPORT_ROWS if fmt else 500)
     if fmt:
         return download("behind", _("Members behind"),
                         [_("Unit") if group == "unit" else _("Community"), _("Name"), _("Title"), _("Sessions"),
@@ -171,8 +178,8 @@ def accountability_page() -> str | Response:
 @bp.get("/volunteers")
 def volunteers() -> str | Response:
     args = _query(("format",))
-    found = accountability.ranking(db.session(), scope())
     fmt = _export(args)
+    found = accountability.ranking(db.session(), scope(), limit=EXPORT_ROWS if fmt else 100)
     if fmt:
         return download("volunteers", _("Volunteers"), [_("Name"), _("Unit"), _("Hours"), _("Stars")],
                         ([r["name"], r["unit"], r["hours"], r["stars"]] for r in found), fmt)
@@ -216,12 +223,10 @@ def _save(person_id: int, write: Callable[[], object]) -> WerkzeugResponse:
 
 @bp.post("/people/<int:person_id>/service")
 def add_service(person_id: int) -> WerkzeugResponse:
-    accountability.summary(db.session(), scope(), person_id, _today().year)  # 404 outside the area
     return _save(person_id, lambda: accountability.record_service(
         db.session(), scope(), dict(form_data(), person_id=str(person_id))))
 
 
 @bp.post("/people/<int:person_id>/registration")
 def registration(person_id: int) -> WerkzeugResponse:
-    accountability.summary(db.session(), scope(), person_id, _today().year)
     return _save(person_id, lambda: accountability.register(db.session(), scope(), person_id, form_data()))

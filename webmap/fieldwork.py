@@ -50,7 +50,8 @@ def issues_page() -> str:
     page = Fields({"page": request.args.get("page")}, ("page",)).integer("page", maximum=10000) or 1
     found = issues.rows(db.session(), scope(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     total = issues.count(db.session(), scope(), filters)
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    # The filters, to carry into the sort, page and download links (not url_for's own names).
+    args = {k: v for k, v in request.args.items() if k not in ("page", "endpoint", "fmt") and not k.startswith("_")}
     return render_template(
         "issues.html", title=_("Issues"), rows=found, total=total, page=page, page_size=PAGE_SIZE,
         filters=filters, args=args, columns=_columns(), status_names=status_names(),

@@ -4,8 +4,9 @@ the session)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session, url_for
 from flask_babel import Babel, get_locale, gettext
 
 from geo.errors import GridwalkError
@@ -32,6 +33,21 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _language() -> dict[str, object]:
         return {"lang": str(get_locale() or "zh"), "languages": app.config["LANGUAGES"]}
+
+    app.jinja_env.globals["here"] = here  # a global, so imported macros see it too
+
+
+def here(**changes: object) -> str:
+    """This page's address with some query parameters changed (None drops one): for the
+    language switch, pagers and downloads. Parameters url_for would read as its own
+    (endpoint, _external, _method …) are not carried over: they are nobody's filter."""
+    args: dict[str, object] = {k: v for k, v in request.args.items() if not k.startswith("_") and k != "endpoint"}
+    args.update(changes)
+    args = {k: v for k, v in args.items() if v is not None}
+    if request.endpoint is None:  # an unknown address: its error page
+        return "?" + urlencode(args)
+    view_args = request.view_args or {}
+    return url_for(request.endpoint, **{k: v for k, v in args.items() if k not in view_args}, **view_args)
 
 
 def message(error: GridwalkError) -> str:

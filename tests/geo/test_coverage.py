@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from geo import coverage
 from geo.errors import BadRequest
+from geo.features import BBox
 from geo.geometry import to_element
 from geo.models import Area, Building, Household, Visit
 from geo.scope import Scope
@@ -78,13 +79,36 @@ def recount(session: Session, level: str, since: dt.date, until: dt.date) -> dic
 @pytest.mark.parametrize("days", [1, 30, 91])
 def test_sql_coverage_equals_a_python_recount(session, visited_world, level, days):
     since, until = TODAY - dt.timedelta(days=days - 1), TODAY
-    kwargs = {"area_id": visited_world.county.id} if level == "building" else {}
+    # Buildings come by viewport (the whole test county fits in one) or by community.
+    kwargs = {"bbox": BBox(109.40, 29.90, 109.60, 30.10)} if level == "building" else {}
     found = coverage.coverage(session, Scope.system(), level, since, until, **kwargs)
     expected = recount(session, level, since, until)
     assert {r["id"]: (r["households"], r["visited"]) for r in found} == expected
     assert all(r["share"] == round(r["visited"] / r["households"], 4) for r in found)
     if days >= 30:  # the data covers both cases being counted
         assert any(r["visited"] for r in found) and any(r["visited"] < r["households"] for r in found)
+
+
+def test_coverage_under_one_area_counts_only_its_households(session, visited_world):
+    since = TODAY - dt.timedelta(days=29)
+    parents = dict(session.execute(select(Area.id, Area.parent_id)).all())
+
+    def under(area_id, top):  # type: ignore[no-untyped-def]
+        while area_id is not None and area_id != top:
+            area_id = parents[area_id]
+        return area_id == top
+
+    community = visited_world.community.id
+    areas = {b.id: b.area_id for b in session.scalars(select(Building))}
+    expected = {k: v for k, v in recount(session, "building", since, TODAY).items() if under(areas[k], community)}
+    found = coverage.coverage(session, Scope.system(), "building", since, TODAY, area_id=community)
+    assert {r["id"]: (r["households"], r["visited"]) for r in found} == expected and expected
+    grids = coverage.coverage(session, Scope.system(), "grid", since, TODAY, area_id=community)
+    assert {r["id"]: (r["households"], r["visited"]) for r in grids} == {
+        k: v for k, v in recount(session, "grid", since, TODAY).items() if under(k, community)}
+    # A county's worth of buildings is not one answer: a viewport or a community is asked for.
+    with pytest.raises(BadRequest):
+        coverage.coverage(session, Scope.system(), "building", since, TODAY, area_id=visited_world.county.id)
 
 
 def test_a_household_counts_once_and_only_inside_the_window(session, world):

@@ -3,13 +3,11 @@ for a stale or concurrent edit, and the audit log of every write."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy.orm import Session
 
 from geo.models import Assignment, AuditEntry
-from tests.conftest import log_in_as
+from tests.conftest import county_today, log_in_as
 
 
 @pytest.fixture
@@ -27,13 +25,13 @@ def body(world, **changes):  # type: ignore[no-untyped-def]
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_a_new_assignment_shows_on_the_building_at_once(officer, world):
+def test_a_new_assignment_shows_on_the_building_at_once(officer, world, session):
     created = officer.post("/api/v1/assignments", json=body(world))
     assert created.status_code == 201, created.data
     a = created.get_json()
     assert a["on"] == {"type": "building", "id": world.building.id}
     assert a["unit"]["name"] == "县城管执法局" and a["person"]["name"] == "李四"
-    assert a["valid_from"] == dt.date.today().isoformat() and a["version"] == 1
+    assert a["valid_from"] == county_today().isoformat() and a["version"] == 1
     card = officer.get(f"/api/v1/buildings/{world.building.id}").get_json()
     assert "楼栋安全员" in {x["post"] for x in card["assignments"]}
 
@@ -95,10 +93,10 @@ def test_the_second_of_two_editors_gets_409_not_a_silent_overwrite(app, officer,
     assert officer.get(f"/api/v1/assignments/{a['id']}").get_json()["target"] == "零火灾零伤亡"
 
 
-def test_ending_keeps_the_assignment_as_history(officer, world):
+def test_ending_keeps_the_assignment_as_history(officer, world, session):
     a = officer.post("/api/v1/assignments", json=body(world)).get_json()
     ended = officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 1})
-    assert ended.status_code == 200 and ended.get_json()["valid_to"] == dt.date.today().isoformat()
+    assert ended.status_code == 200 and ended.get_json()["valid_to"] == county_today().isoformat()
 
     card = officer.get(f"/api/v1/buildings/{world.building.id}").get_json()
     assert "楼栋安全员" not in {x["post"] for x in card["assignments"]}  # the panel shows current ones
@@ -123,7 +121,7 @@ def test_every_write_is_in_the_audit_log_with_before_and_after(app, officer, wor
     assert {e["username"] for e in log} == {"community-user"}
     assert log[2]["after"]["post"] == "楼栋安全员" and log[2]["before"] is None
     assert log[1]["before"] == {"duty": "每周检查消防通道"} and log[1]["after"] == {"duty": "每日检查"}
-    assert log[0]["after"] == {"valid_to": dt.date.today().isoformat()}
+    assert log[0]["after"] == {"valid_to": county_today().isoformat()}
 
 
 def test_the_audit_log_never_holds_a_password(app, world, role_users, session):

@@ -176,15 +176,18 @@ def test_volunteers_ranked_with_stars_and_a_persons_page(app, role_users, world,
 
 def test_an_officer_records_service_and_registration_on_the_persons_page(app, role_users, world, session):
     client = logged_in(app, "community-user")
-    # Not registered with this community yet: not theirs to see.
-    assert client.get(f"/people/{world.member.id}").status_code == 404
-    county = logged_in(app, "county-user")
-    county.post(f"/people/{world.member.id}/registration",
-                data={"csrf_token": county.csrf, "area_id": world.community.id, "version": world.member.version})
-    session.refresh(world.member)
-    assert world.member.registered_area_id == world.community.id
-    page = client.get(f"/people/{world.member.id}").get_data(as_text=True)
-    assert "到 文澜社区 报到" in page
+    # An in-service party member registered nowhere yet: the community officer registers him.
+    page = client.get(f"/people/{world.leader.id}").get_data(as_text=True)
+    assert "尚未到社区报到" in page and 'name="area_id"' in page
+    client.post(f"/people/{world.leader.id}/registration",
+                data={"csrf_token": client.csrf, "area_id": world.community.id, "version": world.leader.version})
+    session.refresh(world.leader)
+    assert world.leader.registered_area_id == world.community.id
+    assert "到 文澜社区 报到" in client.get(f"/people/{world.leader.id}").get_data(as_text=True)
+    # Registered in another community and working there: not this officer's to see.
+    world.other_cadre.registered_area_id = world.other_community.id
+    session.flush()
+    assert client.get(f"/people/{world.other_cadre.id}").status_code == 404
     done = client.post(f"/people/{world.member.id}/service",
                        data={"csrf_token": client.csrf, "activity": "清理楼道", "hours": "2.5",
                              "served_on": today(session).isoformat()}, follow_redirects=True)
@@ -197,3 +200,25 @@ def test_an_officer_records_service_and_registration_on_the_persons_page(app, ro
     assert party.post(f"/people/{world.member.id}/service",
                       data={"csrf_token": party.csrf, "activity": "自己记", "hours": "2"}).status_code in (302, 404)
     assert session.scalar(select(func.count()).select_from(ServiceRecord)) == 1
+
+
+def test_downloads_hold_every_row_not_the_page(app, role_users, world, session):
+    day = today(session)
+    session.add_all(Wish(household_id=world.households[n % 6].id, title=f"心愿{n}", raised_on=day) for n in range(70))
+    session.flush()
+    client = logged_in(app, "community-user")
+    assert client.get("/wishes").get_data(as_text=True).count('class="gw-wish-card') == 50
+    rows = list(csv.reader(io.StringIO(client.get("/wishes?format=csv").get_data(as_text=True)[1:])))
+    assert len(rows) == 71
+    dashboard = client.get(f"/dashboard?area_id={world.community.id}&table=wishes&format=csv").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(dashboard[1:])))) == 71
+
+
+@pytest.mark.parametrize("path", ["/dashboard", "/wishes", "/accountability", "/volunteers", "/issues",
+                                  "/admin/units", "/admin/audit"])
+def test_odd_query_parameters_do_not_break_a_page(app, role_users, world, session, path):
+    client = logged_in(app, "admin-user")
+    for odd in ("endpoint=x", "fmt=pdf", "_method=POST", "_external=1", "_anchor=x", "values=1", "lang=xx", "page=1&page=2"):
+        response = client.get(f"{path}?{odd}", follow_redirects=True)
+        assert response.status_code in (200, 400), (path, odd, response.status_code)
+        assert 'class="gw-error"' in response.get_data(as_text=True) or response.status_code == 200

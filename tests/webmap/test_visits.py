@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from geo import accountability
-from geo.models import Assignment, Household, ServiceRecord, Visit, Wish
+from geo.models import Assignment, Household, Patrol, ServiceRecord, Visit, Wish
 from tests.conftest import log_in_as
 
 
@@ -175,12 +175,25 @@ def test_a_members_year_against_8_sessions_and_40_hours(app, member, world, sess
 def test_registration_with_a_community_and_who_sees_whose_summary(app, role_users, world, session):
     community = app.test_client()
     community.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(community, "community-user")
-    # Not registered anywhere yet: a community officer does not see the member's year.
-    assert community.get(f"/api/v1/people/{world.member.id}/summary").status_code == 404
+    # 李四 holds households in the community: its officers answer for him, registered or not.
+    assert community.get(f"/api/v1/people/{world.member.id}/summary").status_code == 200
     registered = community.post(f"/api/v1/people/{world.member.id}/registration",
                                 json={"area_id": world.community.id, "version": world.member.version})
     assert registered.status_code == 200, registered.data
     assert community.get(f"/api/v1/people/{world.member.id}/summary").get_json()["registered"]["area"] == "文澜社区"
+    # 赵六 works and is registered in 东门社区: another community's officer neither sees his
+    # year nor can move his registration (nor credit him with hours).
+    world.other_cadre.registered_area_id = world.other_community.id
+    session.flush()
+    assert community.get(f"/api/v1/people/{world.other_cadre.id}/summary").status_code == 404
+    moved = community.post(f"/api/v1/people/{world.other_cadre.id}/registration",
+                           json={"area_id": world.community.id, "version": world.other_cadre.version})
+    assert moved.status_code == 404
+    assert community.post("/api/v1/service-records", json={"person_id": world.other_cadre.id, "activity": "代记",
+                                                           "hours": 24}).status_code == 404
+    session.refresh(world.other_cadre)
+    assert world.other_cadre.registered_area_id == world.other_community.id
+    # 张三, a party member registered nowhere yet, may be registered here — but only with a community.
     elsewhere = community.post(f"/api/v1/people/{world.cadre.id}/registration",
                                json={"area_id": world.other_community.id, "version": world.cadre.version})
     assert elsewhere.status_code == 403
@@ -205,3 +218,31 @@ def test_officers_record_volunteer_hours(app, role_users, world, session, member
 def test_assignments_fixture_is_what_the_member_holds(world, session):
     held = session.scalars(select(Assignment.household_id).where(Assignment.person_id == world.member.id)).all()
     assert len(held) == 4
+
+
+def test_the_year_is_weighed_exactly_and_a_forgotten_patrol_counts_a_day(member, world, session):
+    year = today(session).year
+    # 7 × 5 h + 4.96 h = 39.96 h: short of 40 however it is shown.
+    session.add_all(ServiceRecord(person_id=world.member.id, served_on=dt.date(year, 1, d + 1), activity="值守",
+                                  hours=Decimal(5)) for d in range(7))
+    session.add(ServiceRecord(person_id=world.member.id, served_on=dt.date(year, 1, 9), activity="值守",
+                              hours=Decimal("4.96")))
+    session.flush()
+    summary = member.get(f"/api/v1/people/{world.member.id}/summary?year={year}").get_json()
+    assert (summary["sessions"], summary["hours"], summary["behind"]) == (8, 39.96, True)
+    # A patrol left running for three days adds one session of at most 8 hours.
+    started = dt.datetime(year, 1, 10, 9, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    patrol = Patrol(area_id=world.grid_west.id, started_at=started, ended_at=started + dt.timedelta(days=3),
+                    members=[world.member])
+    session.add(patrol)
+    session.flush()
+    summary = member.get(f"/api/v1/people/{world.member.id}/summary?year={year}").get_json()
+    assert summary["by_kind"]["patrol"] == {"sessions": 1, "hours": 8.0}
+    assert (summary["hours"], summary["behind"]) == (47.96, False)
+
+
+def test_hours_that_round_to_nothing_are_refused(member, world, session):
+    response = member.post("/api/v1/visits", json={"household_id": world.households[0].id, "hours": 0.004})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_hours"
+    assert member.post("/api/v1/visits", json={"household_id": world.households[0].id,
+                                               "hours": 0.005}).get_json()["hours"] == 0.01
