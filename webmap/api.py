@@ -593,4 +593,5 @@ def record_service() -> Any:
     record = accountability.record_service(db.session(), scope(), _body())
     _commit()
     return _created({"id": record.id, "person_id": record.person_id, "served_on": record.served_on.isoformat(),
-                     "activity": record.activity, "hours": float(record.hours)})
+                     "activity": record.activity, "hours": float(record.hours),
+                     "verified_by": record.verified_by_id})

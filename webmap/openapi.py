@@ -384,8 +384,9 @@ def spec() -> J:
         "/volunteers": {"get": _op("Volunteers by cumulative service hours, with stars", {"type": "array", "items": obj(
             id=INTEGER, name=STRING, unit=STRING, hours=NUMBER, stars=INTEGER)}, errors=())},
         "/service-records": {"post": _op(
-            "Record volunteer service hours", obj(id=INTEGER, person_id=INTEGER, served_on=DATE, activity=STRING,
-                                                  hours=NUMBER),
+            "Record volunteer service hours (verified by the recording officer, never by the volunteer)",
+            obj(id=INTEGER, person_id=INTEGER, served_on=DATE, activity=STRING, hours=NUMBER,
+                verified_by=nullable(INTEGER)),
             status=201, body=obj(["person_id", "activity", "hours"], person_id=INTEGER, served_on=DATE,
                                  activity=STRING, hours=NUMBER),
             errors=(400, 403, 404, 415))},

@@ -215,6 +215,18 @@ def test_officers_record_volunteer_hours(app, role_users, world, session, member
     assert session.scalar(text("SELECT count(*) FROM service_records")) == 1
 
 
+def test_nobody_verifies_their_own_volunteer_hours(app, role_users, world, session):
+    role_users["grid"].person_id = world.member.id  # the grid member volunteers too
+    session.flush()
+    grid = app.test_client()
+    grid.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(grid, "grid-user")
+    own = grid.post("/api/v1/service-records", json={"person_id": world.member.id, "activity": "清理楼道", "hours": 3})
+    assert own.status_code == 403 and own.get_json()["error"]["code"] == "own_service"
+    other = grid.post("/api/v1/service-records", json={"person_id": world.cadre.id, "activity": "清理楼道", "hours": 3})
+    assert other.status_code == 201 and other.get_json()["verified_by"] == world.member.id
+    assert session.scalar(text("SELECT count(*) FROM service_records")) == 1
+
+
 def test_assignments_fixture_is_what_the_member_holds(world, session):
     held = session.scalars(select(Assignment.household_id).where(Assignment.person_id == world.member.id)).all()
     assert len(held) == 4
