@@ -278,12 +278,6 @@ def _point(fields: Fields) -> tuple[float, float]:
     return lon, lat
 
 
-def _photos(files: Sequence[tuple[str, bytes]]) -> list[photo_files.Photo]:
-    if len(files) > photo_files.MAX_PHOTOS:
-        raise BadRequest(N_("at most %(n)s photos"), code="too_many_photos", n=photo_files.MAX_PHOTOS)
-    return [photo_files.read_photo(data, name) for name, data in files]
-
-
 def report(
     session: Session, scope: Scope, body: Any, files: Sequence[tuple[str, bytes]] = ()
 ) -> Report:
@@ -306,7 +300,7 @@ def report(
     patrol_id = fields.integer("patrol_id")
     if patrol_id is not None:
         _check_patrol(session, scope, patrol_id, lon, lat)
-    pictures = _photos(files)
+    pictures = photo_files.read_photos(files)
     routing = route(session, lon, lat)
 
     geom = to_element(lonlat_point(lon, lat))
@@ -381,9 +375,8 @@ def _same_report(issue: Issue, body: Any) -> bool:
 def _store_photos(session: Session, issue: Issue, event: IssueEvent, pictures: list[photo_files.Photo]) -> None:
     for p in pictures:
         session.add(IssuePhoto(
-            issue_id=issue.id, event_id=event.id, content_type=p.content_type, data=p.data, display=p.display,
-            width=p.width, height=p.height, size=len(p.data), taken_at=p.taken_at,
-            geom=to_element(lonlat_point(*p.lonlat)) if p.lonlat else None,
+            issue_id=issue.id, event_id=event.id, geom=to_element(lonlat_point(*p.lonlat)) if p.lonlat else None,
+            **p.columns(),
         ))
     session.flush()
 
@@ -481,7 +474,7 @@ def step(
             data["deadline"] = deadline.isoformat()
     if unit_id is not None:
         issue.unit_id = get(session, Unit, unit_id).id
-    pictures = _photos(files)
+    pictures = photo_files.read_photos(files)
     where = None
     if "lon" in fields or "lat" in fields:
         where = to_element(lonlat_point(*_point(fields)))
@@ -504,7 +497,7 @@ def _comment(session: Session, scope: Scope, issue: Issue, fields: Fields,
     note = fields.text("note", max_length=NOTE_MAX, multiline=True)
     if not note and not files:
         raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
-    pictures = _photos(files)
+    pictures = photo_files.read_photos(files)
     where = to_element(lonlat_point(*_point(fields))) if "lon" in fields or "lat" in fields else None
     event = IssueEvent(issue_id=issue.id, kind="comment", user_id=scope.user_id, unit_id=issue.unit_id,
                        note=note, geom=where)
@@ -517,13 +510,7 @@ def _comment(session: Session, scope: Scope, issue: Issue, fields: Fields,
 def photo(session: Session, scope: Scope, issue_id: int, photo_id: int, display: bool) -> tuple[str, bytes]:
     """A photo's bytes and type, if the user may read its issue."""
     issue = one(session, scope, issue_id)
-    column = IssuePhoto.display if display else IssuePhoto.data
-    row = session.execute(
-        select(IssuePhoto.content_type, column).where(IssuePhoto.id == photo_id, IssuePhoto.issue_id == issue.id)
-    ).first() if storable_id(photo_id) else None
-    if row is None:
-        raise NotFound(N_("no photo with id %(id)s"), id=photo_id)
-    return ("image/jpeg" if display else row[0]), row[1]
+    return photo_files.stored(session, IssuePhoto, IssuePhoto.issue_id == issue.id, photo_id, display)
 
 
 # --- lists and exports --------------------------------------------------------------------

@@ -318,16 +318,11 @@ class IssueCategory(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class IssuePhoto(Base):
-    """A photo of an issue (at report, or after it was solved). Kept in the database, not on
-    a disk: it is written in the same transaction as its issue, so a failed report leaves
-    no orphan file, and every app process serves it."""
-
-    __tablename__ = "issue_photos"
+class PhotoFile:
+    """A photo kept in the database, not on a disk: it is written in the same transaction as
+    what it shows, so a failed write leaves no orphan file, and every app process serves it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_events.id", ondelete="CASCADE"), index=True)
     content_type: Mapped[str] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     # A smaller JPEG for phones (at most DISPLAY_SIZE pixels on its longer side).
@@ -337,8 +332,17 @@ class IssuePhoto(Base):
     size: Mapped[int] = mapped_column(Integer)
     # From the photo's EXIF data, when it has them.
     taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=4326))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IssuePhoto(PhotoFile, Base):
+    """A photo of an issue (at report, or after it was solved)."""
+
+    __tablename__ = "issue_photos"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_events.id", ondelete="CASCADE"), index=True)
+    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=4326))
 
 
 class Visit(Base):
@@ -387,6 +391,14 @@ class Wish(Timestamped, Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class WishPhoto(PhotoFile, Base):
+    """A photo of a fulfilled wish (the repaired tap, the delivered wheelchair)."""
+
+    __tablename__ = "wish_photos"
+
+    wish_id: Mapped[int] = mapped_column(ForeignKey("wishes.id", ondelete="CASCADE"), index=True)
 
 
 class ServiceRecord(Base):

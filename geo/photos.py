@@ -7,11 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
-from geo.errors import N_, BadRequest
+from geo.errors import N_, BadRequest, NotFound
+from geo.models import PhotoFile
+from geo.validate import storable_id
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 3
@@ -31,6 +37,18 @@ class Photo:
     height: int
     taken_at: dt.datetime | None
     lonlat: tuple[float, float] | None
+
+    def columns(self) -> dict[str, Any]:
+        """The PhotoFile columns of a stored copy."""
+        return {"content_type": self.content_type, "data": self.data, "display": self.display, "width": self.width,
+                "height": self.height, "size": len(self.data), "taken_at": self.taken_at}
+
+
+def read_photos(files: Sequence[tuple[str, bytes]]) -> list[Photo]:
+    """Every file (name, bytes) checked, or a BadRequest for the first that is not a photo."""
+    if len(files) > MAX_PHOTOS:
+        raise BadRequest(N_("at most %(n)s photos"), code="too_many_photos", n=MAX_PHOTOS)
+    return [read_photo(data, name) for name, data in files]
 
 
 def read_photo(data: bytes, name: str = "") -> Photo:
@@ -104,3 +122,17 @@ def _degrees(value: tuple[float, float, float], ref: str, negative: str) -> floa
     degrees, minutes, seconds = (float(v) for v in value)
     sign = -1 if str(ref).strip("\x00 ").upper() == negative else 1
     return sign * (degrees + minutes / 60 + seconds / 3600)
+
+
+def stored(session: Session, model: type[PhotoFile], owned: ColumnElement[bool], photo_id: int,
+           display: bool) -> tuple[str, bytes]:
+    """A stored photo's type and bytes (the phone-sized JPEG, or the original), if it is
+    `photo_id` and `owned` holds for it; the caller has already checked that the user may
+    read its owner."""
+    column = model.display if display else model.data
+    row = session.execute(
+        select(model.content_type, column).where(model.id == photo_id, owned)
+    ).first() if storable_id(photo_id) else None
+    if row is None:
+        raise NotFound(N_("no photo with id %(id)s"), id=photo_id)
+    return ("image/jpeg" if display else row[0]), row[1]

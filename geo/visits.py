@@ -8,15 +8,26 @@ false), so coverage counts it and accountability can see it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from geo import photos as photo_files
 from geo.accountability import hours, person_in_scope
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
-from geo.models import Assignment, Building, Household, Person, Unit, Visit, Wish
+from geo.models import (
+    Assignment,
+    Building,
+    Household,
+    Person,
+    Unit,
+    Visit,
+    Wish,
+    WishPhoto,
+)
 from geo.responsibility import current
 from geo.scope import Scope, mask_name, mask_phone, subtree
 from geo.validate import Fields, storable_id
@@ -158,6 +169,12 @@ def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id
         stmt = stmt.where(Wish.status == "claimed", Wish.promised_on < today)
     rows = session.execute(stmt.order_by(Wish.raised_on.desc(), Wish.id.desc())
                            .limit(page_size).offset((page - 1) * page_size)).all()
+    photos: dict[int, list[int]] = {}
+    for wish_id, photo_id in session.execute(
+        select(WishPhoto.wish_id, WishPhoto.id).where(WishPhoto.wish_id.in_([r.Wish.id for r in rows]))
+        .order_by(WishPhoto.id)
+    ):
+        photos.setdefault(wish_id, []).append(photo_id)
     return [
         {"id": r.Wish.id, "title": r.Wish.title, "description": r.Wish.description, "status": r.Wish.status,
          "raised_on": r.Wish.raised_on.isoformat(), "building": r.building,
@@ -165,6 +182,7 @@ def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id
          "claimed_by": r.claimer or r.claimer_unit, "claimed_on": _iso(r.Wish.claimed_on),
          "promised_on": _iso(r.Wish.promised_on), "fulfilled_on": _iso(r.Wish.fulfilled_on),
          "note": r.Wish.note, "rating": r.Wish.rating, "version": r.Wish.version,
+         "photo_ids": photos.get(r.Wish.id, []),
          "late": r.Wish.status == "claimed" and r.Wish.promised_on is not None and r.Wish.promised_on < today}
         for r in rows
     ]
@@ -174,19 +192,18 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any) -> Wish:
-    """Claim (认领), fulfil, withdraw or rate a wish, as the version the user saw."""
+def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any,
+              files: Sequence[tuple[str, bytes]] = ()) -> Wish:
+    """Claim (认领), fulfil, withdraw or rate a wish, as the version the user saw. A wish is
+    fulfilled with a note, photos (`files`: name and bytes), or both."""
     if step not in WISH_STEPS:
         raise NotFound(N_("no such step: %(step)s"), step=step[:20])
-    wish = session.scalars(
-        select(Wish).join(Household, Household.id == Wish.household_id)
-        .join(Building, Building.id == Household.building_id)
-        .where(Wish.id == wish_id, scope.reads(Building.area_id))
-    ).first() if storable_id(wish_id) else None
-    if wish is None:
-        raise NotFound(N_("no wish with id %(id)s"), id=wish_id)
+    wish = _wish(session, scope, wish_id)
     if scope.role == "viewer":
         raise Forbidden(N_("your role may not change wishes"))
+    if files and step != "fulfil":
+        raise BadRequest(N_("photos are sent when a wish is fulfilled"), code="unexpected_photos")
+    pictures = photo_files.read_photos(files)
     fields = Fields(body, ("version", "note", "rating", "promised_on", "unit_id"))
     check_version(wish, fields)
     sources, target = WISH_STEPS[step]
@@ -207,7 +224,8 @@ def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any
         wish.promised_on = promised
     elif step == "fulfil":
         wish.fulfilled_on = today
-        wish.note = fields.text("note", max_length=4000, multiline=True, required=True)
+        wish.note = fields.text("note", max_length=4000, multiline=True, required=not pictures)
+        session.add_all(WishPhoto(wish_id=wish.id, **p.columns()) for p in pictures)
     elif step == "withdraw":
         wish.note = fields.text("note", max_length=4000, multiline=True, required=True)
     elif step == "rate":
@@ -216,6 +234,23 @@ def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any
         wish.status = target
     session.flush()
     return wish
+
+
+def _wish(session: Session, scope: Scope, wish_id: int) -> Wish:
+    wish = session.scalars(
+        select(Wish).join(Household, Household.id == Wish.household_id)
+        .join(Building, Building.id == Household.building_id)
+        .where(Wish.id == wish_id, scope.reads(Building.area_id))
+    ).first() if storable_id(wish_id) else None
+    if wish is None:
+        raise NotFound(N_("no wish with id %(id)s"), id=wish_id)
+    return wish
+
+
+def wish_photo(session: Session, scope: Scope, wish_id: int, photo_id: int, display: bool) -> tuple[str, bytes]:
+    """A photo of a fulfilled wish, if the user may read the wish."""
+    wish = _wish(session, scope, wish_id)
+    return photo_files.stored(session, WishPhoto, WishPhoto.wish_id == wish.id, photo_id, display)
 
 
 def wish_counts(session: Session, scope: Scope, area_id: int, since: dt.date) -> dict[str, int]:

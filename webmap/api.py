@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
@@ -20,7 +21,6 @@ from geo import (
     directory,
     features,
     patrols,
-    photos,
     responsibility,
     visits,
 )
@@ -31,6 +31,7 @@ from geo.validate import DECIMAL, Fields
 from webmap import db
 from webmap.auth import scope
 from webmap.openapi import spec as openapi_spec
+from webmap.validate_form import uploaded_photos
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -138,19 +139,7 @@ def _body_and_files() -> tuple[Any, list[tuple[str, bytes]]]:
     """A write's fields and photos: JSON, or a multipart form with files named "photos"."""
     if request.mimetype != "multipart/form-data":
         return _body(), []
-    unknown = set(request.files) - {"photos"}
-    if unknown:
-        raise BadRequest(N_("unknown field: %(field)s"), code="unknown_field", field=sorted(unknown)[0][:40])
-    files = []
-    for upload in request.files.getlist("photos"):
-        # Read one byte past the limit: enough to know a file is too large.
-        try:
-            data = upload.stream.read(photos.MAX_BYTES + 1)
-        finally:
-            upload.close()  # a large upload sits in a temporary file
-        if data or upload.filename:  # a form with no file chosen sends an empty, nameless part
-            files.append((upload.filename or "photo", data))
-    return request.form.to_dict(), files
+    return request.form.to_dict(), uploaded_photos()
 
 
 @bp.post("/issues")
@@ -186,10 +175,15 @@ def issue_step(issue_id: int) -> Any:
 
 @bp.get("/issues/<int:issue_id>/photos/<int:photo_id>")
 def issue_photo(issue_id: int, photo_id: int) -> Response:
+    return _photo(lambda display: issues_domain.photo(db.session(), scope(), issue_id, photo_id, display))
+
+
+def _photo(fetch: Callable[[bool], tuple[str, bytes]]) -> Response:
+    """A stored photo: the phone-sized copy, or with ?size=original the file as sent."""
     size = request.args.get("size", "display")
     if size not in ("display", "original"):
         raise BadRequest(N_("size must be display or original"))
-    content_type, data = issues_domain.photo(db.session(), scope(), issue_id, photo_id, size == "display")
+    content_type, data = fetch(size == "display")
     response = Response(data, mimetype=content_type)
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
@@ -551,9 +545,15 @@ def wishes_list() -> Any:
 
 @bp.post("/wishes/<int:wish_id>/<step>")
 def wish_step(wish_id: int, step: str) -> Any:
-    wish = visits.wish_step(db.session(), scope(), wish_id, step, _body())
+    body, files = _body_and_files()
+    wish = visits.wish_step(db.session(), scope(), wish_id, step, body, files)
     _commit()
     return jsonify({"id": wish.id, "status": wish.status, "version": wish.version})
+
+
+@bp.get("/wishes/<int:wish_id>/photos/<int:photo_id>")
+def wish_photo(wish_id: int, photo_id: int) -> Response:
+    return _photo(lambda display: visits.wish_photo(db.session(), scope(), wish_id, photo_id, display))
 
 
 def _year() -> int:

@@ -31,7 +31,7 @@ from webmap.auth import login_required, scope
 from webmap.exports import download
 from webmap.i18n import message
 from webmap.names import level_names, wish_status_names, work_names
-from webmap.validate_form import form_data
+from webmap.validate_form import form_data, uploaded_photos
 
 bp = Blueprint("community", __name__)
 SHOWN_ROWS = 20
@@ -146,7 +146,8 @@ def wishes() -> str | Response:
 @bp.post("/wishes/<int:wish_id>/<step>")
 def wish_step(wish_id: int, step: str) -> WerkzeugResponse:
     try:
-        visits.wish_step(db.session(), scope(), wish_id, step, form_data())
+        visits.wish_step(db.session(), scope(), wish_id, step, form_data(),
+                         uploaded_photos() if request.mimetype == "multipart/form-data" else ())
     except GridwalkError as error:
         db.session().rollback()
         flash(message(error), "error")

@@ -145,7 +145,13 @@ SCHEMAS: J = {
                                                                                 "withdrawn"]},
                 raised_on=DATE, building=STRING, address=STRING, area_id=nullable(INTEGER),
                 claimed_by=nullable(STRING), claimed_on=nullable(DATE), promised_on=nullable(DATE),
-                fulfilled_on=nullable(DATE), note=STRING, rating=nullable(INTEGER), version=INTEGER, late=BOOLEAN),
+                fulfilled_on=nullable(DATE), note=STRING, rating=nullable(INTEGER), version=INTEGER, late=BOOLEAN,
+                photo_ids={"type": "array", "items": INTEGER}),
+    "WishStep": {"type": "object", "additionalProperties": False, "required": ["version"],
+                 "properties": {"version": INTEGER, "note": STRING, "rating": INTEGER, "promised_on": DATE,
+                                "unit_id": INTEGER,
+                                "photos": {"type": "array", "maxItems": 3,
+                                           "items": {"type": "string", "format": "binary"}}}},
     "Summary": {"type": "object", "required": ["person", "year", "by_kind", "sessions", "hours", "behind", "stars"],
                 "properties": {"person": {"type": "object"}, "year": INTEGER, "by_kind": {"type": "object"},
                                "sessions": INTEGER, "hours": NUMBER, "required": {"type": "object"},
@@ -212,6 +218,13 @@ def _id(name: str) -> J:
     return _param(name, INTEGER, "path")
 
 
+def _photo_op(owner: str) -> J:
+    return {"summary": "A photo: the small JPEG, or the file as sent with size=original",
+            "parameters": [_id(owner), _id("photo_id"), _param("size", {"enum": ["display", "original"]})],
+            "responses": {"200": {"description": "the image", "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}}}}, **_errors(400, 404)}}
+
+
 def spec() -> J:
     array = lambda name: {"type": "array", "items": ref(name)}  # noqa: E731
     paths: J = {
@@ -255,11 +268,7 @@ def spec() -> J:
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": ref("IssueStep")},
                 "multipart/form-data": {"schema": ref("IssueStep")}}}}},
-        "/issues/{issue_id}/photos/{photo_id}": {"get": {
-            "summary": "A photo: the small copy, or the original with size=original",
-            "parameters": [_id("issue_id"), _id("photo_id"), _param("size", {"enum": ["display", "original"]})],
-            "responses": {"200": {"description": "the image", "content": {
-                "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}, **_errors(400, 404)}}},
+        "/issues/{issue_id}/photos/{photo_id}": {"get": _photo_op("issue_id")},
         "/categories": {"get": _op("The issue categories to choose from", {"type": "array", "items": obj(
             code=STRING, name=STRING)}, errors=())},
         "/patrols": {
@@ -362,11 +371,15 @@ def spec() -> J:
         "/wishes": {"get": _op("Micro-wishes in the user's area", array("Wish"),
                                params=[_param("status", STRING), _param("area_id", INTEGER),
                                        _param("overdue", BOOLEAN), PAGE])},
-        "/wishes/{wish_id}/{step}": {"post": _op(
-            "claim (promised_on, unit_id), fulfil (note), withdraw (note) or rate (rating) a wish",
-            obj(id=INTEGER, status=STRING, version=INTEGER),
-            params=[_id("wish_id"), _param("step", {"enum": ["claim", "fulfil", "withdraw", "rate"]}, "path")],
-            body={"type": "object", "required": ["version"]}, errors=(400, 403, 404, 409, 415))},
+        "/wishes/{wish_id}/{step}": {"post": {
+            **_op("claim (promised_on, unit_id), fulfil (note and/or up to 3 photos, as multipart), withdraw (note) "
+                  "or rate (rating) a wish", obj(id=INTEGER, status=STRING, version=INTEGER),
+                  params=[_id("wish_id"), _param("step", {"enum": ["claim", "fulfil", "withdraw", "rate"]}, "path")],
+                  errors=(400, 403, 404, 409, 415)),
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": ref("WishStep")},
+                "multipart/form-data": {"schema": ref("WishStep")}}}}},
+        "/wishes/{wish_id}/photos/{photo_id}": {"get": _photo_op("wish_id")},
         "/people/{person_id}/summary": {"get": _op(
             "A party member's year: sessions and hours against 8 and 40; volunteer hours and stars",
             ref("Summary"), params=[_id("person_id"), _param("year", INTEGER)], errors=(400, 404))},

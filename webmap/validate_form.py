@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 from flask import request
 
+from geo import photos
+from geo.errors import N_, BadRequest
 from geo.validate import Fields
 
 # Sent with every form; not a field of the record.
@@ -19,3 +21,20 @@ def form_data() -> dict[str, str]:
 
 def form_fields(allowed: Iterable[str]) -> Fields:
     return Fields(form_data(), allowed)
+
+
+def uploaded_photos() -> list[tuple[str, bytes]]:
+    """The files of a multipart post (name, bytes), all named "photos"; each read to one byte
+    past the limit, enough to know it is too large."""
+    unknown = set(request.files) - {"photos"}
+    if unknown:
+        raise BadRequest(N_("unknown field: %(field)s"), code="unknown_field", field=sorted(unknown)[0][:40])
+    files = []
+    for upload in request.files.getlist("photos"):
+        try:
+            data = upload.stream.read(photos.MAX_BYTES + 1)
+        finally:
+            upload.close()  # a large upload sits in a temporary file
+        if data or upload.filename:  # a form with no file chosen sends an empty, nameless part
+            files.append((upload.filename or "photo", data))
+    return files

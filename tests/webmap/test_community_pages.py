@@ -13,8 +13,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from geo.models import ServiceRecord, Visit, Wish
+from geo.models import ServiceRecord, Visit, Wish, WishPhoto
 from tests.conftest import log_in_as
+from tests.webmap.test_issues import jpeg, post_form
 
 
 def today(session) -> dt.date:  # type: ignore[no-untyped-def]
@@ -131,10 +132,16 @@ def test_a_wish_is_claimed_and_fulfilled_from_its_page(app, role_users, world, s
     stale = client.post(f"/wishes/{wish.id}/fulfil", data={"csrf_token": client.csrf, "version": wish.version - 1,
                                                            "note": "修好了"}, follow_redirects=True)
     assert 'class="gw-error"' in stale.get_data(as_text=True)
-    client.post(f"/wishes/{wish.id}/fulfil", data={"csrf_token": client.csrf, "version": wish.version,
-                                                   "note": "换了声控灯"})
+    # The fulfil form sends the note with a photo of the work.
+    post_form(client, f"/wishes/{wish.id}/fulfil", {"csrf_token": client.csrf, "version": str(wish.version),
+                                                    "note": "换了声控灯",
+                                                    "photos": (io.BytesIO(jpeg(size=(800, 600))), "lamp.jpg")})
     session.refresh(wish)
     assert (wish.status, wish.note) == ("fulfilled", "换了声控灯")
+    [photo_id] = session.scalars(select(WishPhoto.id).where(WishPhoto.wish_id == wish.id))
+    shown = client.get("/wishes?status=fulfilled").get_data(as_text=True)
+    assert f'<img src="/api/v1/wishes/{wish.id}/photos/{photo_id}"' in shown
+    assert client.get(f"/api/v1/wishes/{wish.id}/photos/{photo_id}").mimetype == "image/jpeg"
     client.post(f"/wishes/{wish.id}/rate", data={"csrf_token": client.csrf, "version": wish.version, "rating": "5"})
     session.refresh(wish)
     assert wish.rating == 5

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select, text
 
-from geo import accountability
-from geo.models import Assignment, Household, Patrol, ServiceRecord, Visit, Wish
-from tests.conftest import log_in_as
+from geo import accountability, accounts
+from geo.models import (
+    Assignment,
+    Household,
+    Patrol,
+    ServiceRecord,
+    Visit,
+    Wish,
+    WishPhoto,
+)
+from tests.conftest import PASSWORD, log_in_as
+from tests.webmap.test_issues import jpeg, post_form
 
 
 @pytest.fixture
@@ -109,6 +120,54 @@ def test_a_wish_from_open_to_fulfilled_and_rated(member, world, session):
     stored = session.get(Wish, wish["id"])
     session.refresh(stored)
     assert (stored.claimed_by_person_id, stored.rating, stored.note) == (world.member.id, 5, "已更换灯泡")
+
+
+def claimed_wish(member, world, session) -> int:  # type: ignore[no-untyped-def]
+    wish = Wish(household_id=world.households[0].id, title="轮椅", status="claimed",
+                claimed_by_person_id=world.member.id, promised_on=today(session) + dt.timedelta(days=3))
+    session.add(wish)
+    session.flush()
+    return wish.id
+
+
+def test_a_wish_is_fulfilled_with_a_photo_everyone_in_the_area_sees(app, member, world, session):
+    wish_id = claimed_wish(member, world, session)
+    original = jpeg(size=(3000, 2000))
+    done = post_form(member, f"/api/v1/wishes/{wish_id}/fulfil", {"version": "1", "photos": [(io.BytesIO(original), "wheelchair.jpg")]})
+    assert done.status_code == 200, done.data  # a photo alone is enough; no note needed
+    [wish] = member.get("/api/v1/wishes?status=fulfilled").get_json()
+    assert wish["note"] == "" and len(wish["photo_ids"]) == 1
+    url = f"/api/v1/wishes/{wish_id}/photos/{wish['photo_ids'][0]}"
+    small = member.get(url)
+    assert small.mimetype == "image/jpeg" and max(Image.open(io.BytesIO(small.data)).size) == 1280
+    assert member.get(url + "?size=original").data == original
+    # 东门社区's officer does not read 文澜's wishes, nor their photos.
+    accounts.create_user(session, "dongmen-user", PASSWORD, "community", world.other_community.code)
+    session.flush()
+    outsider = app.test_client()
+    log_in_as(outsider, "dongmen-user")
+    assert outsider.get(url).status_code == 404
+    assert member.get(f"/api/v1/wishes/{wish_id}/photos/999999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "step, form, code",
+    [
+        ("fulfil", {"version": "1", "photos": [(io.BytesIO(b"GIF89a not really"), "fake.jpg")]}, "invalid_photo"),
+        ("fulfil", {"version": "1", "note": "好了", "photos": [(io.BytesIO(jpeg(size=(64, 48))), f"{n}.jpg") for n in range(4)]},
+         "too_many_photos"),
+        ("fulfil", {"version": "1"}, "missing_field"),  # neither a note nor a photo
+        ("withdraw", {"version": "1", "note": "搬走了", "photos": [(io.BytesIO(jpeg(size=(64, 48))), "a.jpg")]}, "unexpected_photos"),
+    ],
+)
+def test_a_bad_wish_photo_changes_nothing(member, world, session, step, form, code):
+    wish_id = claimed_wish(member, world, session)
+    response = post_form(member, f"/api/v1/wishes/{wish_id}/{step}", form)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+    wish = session.get(Wish, wish_id)
+    session.refresh(wish)
+    assert (wish.status, wish.version) == ("claimed", 1)
+    assert session.scalar(select(func.count()).select_from(WishPhoto)) == 0
 
 
 def test_a_claimed_wish_past_its_promise_is_flagged(member, world, session):
