@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -51,7 +50,6 @@ OPEN = ("reported", "meeting", "referred", "resolved")
 # Who works issues (in their area); party members report and comment.
 WORKERS = frozenset({"admin", "county", "township", "community", "grid"})
 REPORTERS = WORKERS | {"party"}
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 # Each step: the states it may be taken from, and the state it leads to (None: unchanged).
 STEPS: dict[str, tuple[frozenset[str], str | None]] = {
@@ -287,9 +285,7 @@ def report(
     if scope.role not in REPORTERS or scope.user_id is None:
         raise Forbidden(N_("your role may not report issues"))
     fields = Fields(body, ("lon", "lat", "category", "description", "client_id", "patrol_id"))
-    client_id = fields.text("client_id", max_length=64) or None
-    if client_id is not None and not _CLIENT_ID.match(client_id):
-        raise BadRequest(N_("client_id must be 8 to 64 letters, digits or . _ : -"), code="bad_client_id")
+    client_id = fields.client_id()
     if client_id is not None:
         earlier = _earlier(session, scope, client_id, body)
         if earlier is not None:

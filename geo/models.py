@@ -352,6 +352,7 @@ class Visit(Base):
     __table_args__ = (
         CheckConstraint("hours > 0 AND hours <= 24", name="visit_hours_in_day"),
         Index("visits_household_date", "household_id", "visited_on"),
+        UniqueConstraint("recorded_by_id", "client_id", name="visit_client_id_per_recorder"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -363,6 +364,10 @@ class Visit(Base):
     needs: Mapped[str] = mapped_column(Text, default="", server_default="")
     # False when the visitor holds no assignment for the household: accepted, but marked.
     by_assignee: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Who entered it (a login; the visitor, or an officer for them), and the id the phone
+    # gave it: a visit sent again from the offline queue is stored once.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -20,6 +20,8 @@ _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{2,30}$")
 # never symbols such as emoji.
 _SYMBOL_CATEGORIES = {"So", "Sk", "Sm"}
 _USERNAME = re.compile(r"^[\w.@-]+$")
+# The id a phone gives a record it may have to send again (a UUID, usually).
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 # A plain ASCII decimal: float() alone would also take "１０９", "1_0", "nan" or "inf".
 DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", re.ASCII)
 MAX_ID = 2**31 - 1
@@ -80,6 +82,13 @@ class Fields:
         value = self.text(name, max_length=64, required=required)
         if value and not _USERNAME.match(value):
             raise BadRequest(N_("%(field)s may hold letters, digits and . _ - @ only"), field=name)
+        return value
+
+    def client_id(self, name: str = "client_id") -> str | None:
+        """The id the sender gave the record, so that a retry is recognised; optional."""
+        value = self.text(name, max_length=64) or None
+        if value is not None and not _CLIENT_ID.match(value):
+            raise BadRequest(N_("client_id must be 8 to 64 letters, digits or . _ : -"), code="bad_client_id")
         return value
 
     def phone(self, name: str) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo import photos as photo_files
@@ -33,7 +35,7 @@ from geo.scope import Scope, mask_name, mask_phone, subtree
 from geo.validate import Fields, storable_id
 
 VISIT_FIELDS = ("household_id", "person_id", "visited_on", "hours", "note", "needs", "wish_title",
-                "wish_description")
+                "wish_description", "client_id")
 OFFICERS = frozenset({"admin", "county", "township", "community", "grid"})
 RECORDERS = OFFICERS | {"party"}
 PAGE_SIZE = 50
@@ -88,9 +90,18 @@ def households_of(session: Session, scope: Scope, building_id: int) -> list[dict
     return out
 
 
-def record(session: Session, scope: Scope, body: Any) -> Visit:
-    """Record a visit (and, if the household raised one, a micro-wish)."""
+@dataclass(frozen=True)
+class Recorded:
+    visit: Visit
+    created: bool
+
+
+def record(session: Session, scope: Scope, body: Any) -> Recorded:
+    """Record a visit (and, if the household raised one, a micro-wish). With a client_id
+    this login already used, the visit stored then is returned (created False) and nothing
+    is written: a phone's offline queue may send it again."""
     fields = Fields(body, VISIT_FIELDS)
+    client_id = fields.client_id()
     if scope.role == "party":
         if scope.person_id is None:
             raise Forbidden(N_("your login is not linked to a person; ask an administrator"), code="no_person")
@@ -104,6 +115,10 @@ def record(session: Session, scope: Scope, body: Any) -> Visit:
         person_in_scope(session, scope, person_id)  # someone the officer answers for
     else:
         raise Forbidden(N_("your role may not record visits"))
+    if client_id is not None:
+        earlier = _earlier(session, scope, client_id, fields)
+        if earlier is not None:
+            return Recorded(earlier, created=False)
     household = _household(session, scope, fields.integer("household_id", required=True) or 0,
                            person_id=person_id if scope.role == "party" else None)
     if not household.active:
@@ -121,20 +136,44 @@ def record(session: Session, scope: Scope, body: Any) -> Visit:
     )))
     visit = Visit(household_id=household.id, person_id=person_id, visited_on=visited_on,
                   hours=spent, note=fields.text("note", max_length=4000, multiline=True),
-                  needs=fields.text("needs", max_length=4000, multiline=True), by_assignee=by_assignee)
-    session.add(visit)
+                  needs=fields.text("needs", max_length=4000, multiline=True), by_assignee=by_assignee,
+                  recorded_by_id=scope.user_id, client_id=client_id)
+    try:
+        with session.begin_nested():
+            session.add(visit)
+            session.flush()
+    except IntegrityError:
+        # The same visit arrived twice at once; the other request stored it first.
+        earlier = _earlier(session, scope, client_id, fields) if client_id else None
+        if earlier is None:
+            raise
+        return Recorded(earlier, created=False)
     title = fields.text("wish_title", max_length=200)
     if title:
         session.add(Wish(household_id=household.id, title=title, raised_on=visited_on,
                          description=fields.text("wish_description", max_length=4000, multiline=True)))
     session.flush()
-    return visit
+    return Recorded(visit, created=True)
+
+
+def _earlier(session: Session, scope: Scope, client_id: str, fields: Fields) -> Visit | None:
+    """This login's visit with that client_id, if any. A retry is the same visit; the same
+    id for another household or day is a mistake worth saying, not a visit to drop quietly."""
+    earlier = session.scalars(
+        select(Visit).where(Visit.recorded_by_id == scope.user_id, Visit.client_id == client_id)
+    ).first() if scope.user_id is not None else None
+    if earlier is None:
+        return None
+    day = fields.date("visited_on")
+    if earlier.household_id != fields.integer("household_id") or (day is not None and day != earlier.visited_on):
+        raise Conflict(N_("this client_id was used for a different visit"), code="client_id_reused")
+    return earlier
 
 
 def visit_data(visit: Visit) -> dict[str, Any]:
     return {"id": visit.id, "household_id": visit.household_id, "person_id": visit.person_id,
             "visited_on": visit.visited_on.isoformat(), "hours": float(visit.hours), "note": visit.note,
-            "needs": visit.needs, "by_assignee": visit.by_assignee}
+            "needs": visit.needs, "by_assignee": visit.by_assignee, "client_id": visit.client_id}
 
 
 # --- micro-wishes -------------------------------------------------------------------------

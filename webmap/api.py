@@ -530,9 +530,10 @@ def building_households(building_id: int) -> Any:
 
 @bp.post("/visits")
 def record_visit() -> Any:
-    visit = visits.record(db.session(), scope(), _body())
+    recorded = visits.record(db.session(), scope(), _body())
     _commit()
-    return _created(visits.visit_data(visit))
+    payload = visits.visit_data(recorded.visit)
+    return _created(payload) if recorded.created else jsonify(payload)
 
 
 @bp.get("/wishes")

@@ -136,11 +136,11 @@ SCHEMAS: J = {
     "HouseholdChoice": obj(id=INTEGER, unit_no=INTEGER, floor=INTEGER, room=STRING, address=STRING,
                            residents=INTEGER, active=BOOLEAN, head_name=STRING, phone=STRING, mine=BOOLEAN),
     "Visit": obj(id=INTEGER, household_id=INTEGER, person_id=INTEGER, visited_on=DATE, hours=NUMBER, note=STRING,
-                 needs=STRING, by_assignee=BOOLEAN),
+                 needs=STRING, by_assignee=BOOLEAN, client_id=nullable(STRING)),
     "VisitWrite": {"type": "object", "additionalProperties": False, "required": ["household_id", "hours"],
                    "properties": {"household_id": INTEGER, "person_id": INTEGER, "visited_on": DATE,
                                   "hours": NUMBER, "note": STRING, "needs": STRING, "wish_title": STRING,
-                                  "wish_description": STRING}},
+                                  "wish_description": STRING, "client_id": STRING}},
     "Wish": obj(id=INTEGER, title=STRING, description=STRING, status={"enum": ["open", "claimed", "fulfilled",
                                                                                 "withdrawn"]},
                 raised_on=DATE, building=STRING, address=STRING, area_id=nullable(INTEGER),
@@ -218,6 +218,13 @@ def _id(name: str) -> J:
     return _param(name, INTEGER, "path")
 
 
+def _retry_safe(op: J) -> J:
+    """A create that a client_id makes safe to send again: 201 the first time, then 200
+    with the same record."""
+    op["responses"]["200"] = {**op["responses"]["201"], "description": "already stored under this client_id"}
+    return op
+
+
 def _photo_op(owner: str) -> J:
     return {"summary": "A photo: the small JPEG, or the file as sent with size=original",
             "parameters": [_id(owner), _id("photo_id"), _param("size", {"enum": ["display", "original"]})],
@@ -249,9 +256,9 @@ def spec() -> J:
                 _param("until", DATE), _param("overdue", BOOLEAN),
                 _param("sort", {"enum": ["reported_at", "deadline", "status", "category", "id"]}),
                 _param("order", {"enum": ["asc", "desc"]}), LIMIT, _param("offset", INTEGER)]),
-            "post": {**_op("Report an issue; routed by its location. JSON, or multipart with up to 3 photos. "
-                           "A client_id already used answers 200 with the first issue.",
-                           ref("IssueDetail"), status=201, errors=(400, 403, 404, 409, 415)),
+            "post": {**_retry_safe(_op("Report an issue; routed by its location. JSON, or multipart with up to 3 "
+                                       "photos. A client_id already used answers 200 with the first issue.",
+                                       ref("IssueDetail"), status=201, errors=(400, 403, 404, 409, 415))),
                      "requestBody": {"required": True, "content": {
                          "application/json": {"schema": ref("IssueReport")},
                          "multipart/form-data": {"schema": ref("IssueReport")}}}},
@@ -366,8 +373,10 @@ def spec() -> J:
         "/buildings/{building_id}/households": {"get": _op(
             "A building's households to choose from (names and phones masked outside the user's area)",
             array("HouseholdChoice"), params=[_id("building_id")], errors=(404,))},
-        "/visits": {"post": _op("Record a household visit (and a micro-wish it raised)", ref("Visit"), status=201,
-                                body=ref("VisitWrite"), errors=(400, 403, 404, 409, 415))},
+        "/visits": {"post": _retry_safe(_op(
+            "Record a household visit (and a micro-wish it raised). A client_id this login already used answers "
+            "200 with the visit stored then.", ref("Visit"), status=201, body=ref("VisitWrite"),
+            errors=(400, 403, 404, 409, 415)))},
         "/wishes": {"get": _op("Micro-wishes in the user's area", array("Wish"),
                                params=[_param("status", STRING), _param("area_id", INTEGER),
                                        _param("overdue", BOOLEAN), PAGE])},

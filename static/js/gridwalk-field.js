@@ -1,6 +1,6 @@
 /* Gridwalk in the field: report a problem where you stand (GPS, or drag the pin / tap the
- * map), with photos; reports wait in the browser (IndexedDB) while there is no network and
- * go out, exactly once, when it returns. An issue's timeline and the steps of its
+ * map), with photos; reports and household visits wait in the browser (IndexedDB) while
+ * there is no network and go out, exactly once, when it returns. An issue's timeline and the steps of its
  * workflow; walking patrols with their route.
  * User-supplied text only ever reaches the page as textContent. */
 (function () {
@@ -122,12 +122,39 @@
       });
     }
 
+    // What waits in the queue: issue reports (the first kind, so records without a kind)
+    // and household visits. Each is sent with its client_id, so a resend is stored once.
+    var KINDS = {
+      issue: {
+        path: "issues",
+        body: function (r) {
+          return { client_id: r.client_id, lon: r.lon, lat: r.lat, category: r.category,
+            description: r.description, patrol_id: r.patrol_id };
+        },
+        title: function (r) { return r.category; },
+        text: function (r) { return r.description; },
+      },
+      visit: {
+        path: "visits",
+        body: function (r) { return Object.assign({}, r.body, { client_id: r.client_id }); },
+        title: function (r) { return r.title; },
+        text: function (r) { return r.body.note || ""; },
+      },
+    };
+
+    function kindOf(record) { return KINDS[record.kind || "issue"]; }
+
+    function sent(record, data) {
+      if (record.kind === "visit") { if (ctx.visitSent) ctx.visitSent(data); } else ctx.reloadIssues();
+    }
+
     function send(record) {
-      var body = { client_id: record.client_id, lon: record.lon, lat: record.lat, category: record.category,
-        description: record.description, patrol_id: record.patrol_id };
-      return post("issues", body, record.photos).then(function (result) {
+      var kind = kindOf(record);
+      return post(kind.path, kind.body(record), record.photos).then(function (result) {
         if (result.status === 200 || result.status === 201) {
-          return queue.remove(record.client_id).then(function () { return { sent: true, issue: result.data }; });
+          return queue.remove(record.client_id).then(function () {
+            return { sent: true, data: result.data, issue: result.data };
+          });
         }
         var code = result.data && result.data.error && result.data.error.code;
         if (code === "patrol_ended" && record.patrol_id) {
@@ -154,7 +181,7 @@
       return queue.all().then(function (records) {
         return records.filter(function (r) { return !r.refused; }).reduce(function (chain, record) {
           return chain.then(function () { return send(record); }).then(function (outcome) {
-            if (outcome.sent) ctx.reloadIssues();
+            if (outcome.sent) sent(record, outcome.data);
           });
         }, Promise.resolve());
       }).then(showCount).finally(function () { flushing = false; });
@@ -170,7 +197,7 @@
           resend.addEventListener("click", function () {
             delete record.refused;
             queue.put(record).then(function () { return send(record); }).then(function (outcome) {
-              if (outcome.sent) ctx.reloadIssues();
+              if (outcome.sent) sent(record, outcome.data);
               showCount();
               showQueue();
             });
@@ -179,9 +206,9 @@
             if (window.confirm(F.discardSure)) queue.remove(record.client_id).then(showCount).then(showQueue);
           });
           list.appendChild(el("li", { class: record.refused ? "gw-refused" : "" },
-            el("strong", { text: record.category }),
+            el("strong", { text: kindOf(record).title(record) }),
             el("span", { class: "gw-muted", text: " " + new Date(record.saved_at).toLocaleString() }),
-            el("p", { text: record.description }),
+            el("p", { text: kindOf(record).text(record) }),
             el("p", { class: record.refused ? "gw-error" : "gw-muted", text: record.refused || F.willSend }),
             el("div", { class: "gw-buttons" }, resend, drop)));
         });
@@ -302,15 +329,8 @@
           photos: files.map(function (f) { return { name: f.name, blob: f }; }), saved_at: Date.now(),
         };
         submit.disabled = true;
-        // Kept first, sent second: a report survives a dead network or a closed tab. If
-        // the phone cannot keep it (storage full, private mode), it is sent straight away.
-        queue.put(record).then(function () { return send(record); }, function () {
-          return send(record).then(function (outcome) {
-            return outcome.sent || outcome.refused ? outcome : { sent: false, refused: true, message: F.notKept };
-          });
-        }).then(function (outcome) {
+        keepAndSend(record, false).then(function (outcome) {
           submit.disabled = false;
-          showCount();
           if (outcome.sent) {
             stopReport();
             ctx.reloadIssues();
@@ -363,9 +383,27 @@
       });
     }
 
+    // Kept first, sent second: a record survives a dead network or a closed tab. If the
+    // phone cannot keep it (storage full, private mode), it is sent straight away. One the
+    // server refuses stays in the queue for the officer to decide, unless the form it came
+    // from is still open to mend it (`mendable`).
+    function keepAndSend(record, mendable) {
+      return queue.put(record).then(function () { return send(record); }, function () {
+        return send(record).then(function (outcome) {
+          return outcome.sent || outcome.refused ? outcome : { sent: false, refused: true, message: F.notKept };
+        });
+      }).then(function (outcome) {
+        return (outcome.refused && mendable ? queue.remove(record.client_id) : Promise.resolve())
+          .catch(function () { /* nothing kept */ })
+          .then(showCount).then(function () { return outcome; });
+      });
+    }
+
     if (reportButton) reportButton.addEventListener("click", startReport);
     ctx.post = post;
     ctx.errorText = errorText;
+    ctx.newId = newId;
+    ctx.keepAndSend = keepAndSend;
 
     // --- an issue's timeline and steps --------------------------------------------------
 

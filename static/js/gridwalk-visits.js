@@ -211,24 +211,29 @@
           if (!body.household_id) { message.textContent = V.pickFirst; message.hidden = false; return; }
           body.household_id = +body.household_id;
           body.hours = +body.hours;
+          var household = list.filter(function (h) { return h.id === body.household_id; })[0];
+          var record = { kind: "visit", client_id: ctx.newId(), body: body, saved_at: Date.now(),
+            title: V.record + " · " + title + " " + household.address };
           save.disabled = true;
-          ctx.post("visits", body).then(function (result) {
+          // Through the offline queue: with no network (a stairwell, a basement) the visit
+          // waits on the phone and is sent, once, when the network returns.
+          ctx.keepAndSend(record, true).then(function (outcome) {
             save.disabled = false;
-            if (result.status !== 201) { message.textContent = ctx.errorText(result); message.hidden = false; return; }
-            var household = list.filter(function (h) { return h.id === body.household_id; })[0];
-            var done = [el("p", { class: "gw-ok", role: "status",
-              text: ctx.fill(V.recorded, { household: household.address, building: title }) })];
-            if (!result.data.by_assignee) done.push(el("p", { class: "gw-muted", text: V.notAssignee }));
+            if (outcome.refused) { message.textContent = outcome.message; message.hidden = false; return; }
+            var done = [];
+            if (outcome.sent) {
+              done.push(el("p", { class: "gw-ok", role: "status",
+                text: ctx.fill(V.recorded, { household: household.address, building: title }) }));
+              if (!outcome.data.by_assignee) done.push(el("p", { class: "gw-muted", text: V.notAssignee }));
+              refreshCoverage(true);
+            } else {
+              done.push(el("p", { class: "gw-ok", role: "status", text: outcome.message }));
+            }
             if (body.wish_title) done.push(el("p", { class: "gw-muted", text: ctx.fill(V.wishRaised, { wish: body.wish_title }) }));
             var again = el("button", { type: "button", class: "gw-secondary", text: V.another });
             again.addEventListener("click", function () { visitForm(b); });
             done.push(el("div", { class: "gw-buttons" }, again));
             ctx.showPanel(done);
-            refreshCoverage(true);
-          }, function () {
-            save.disabled = false;
-            message.textContent = V.needsNetwork;
-            message.hidden = false;
           });
         });
         ctx.showPanel([form]);
@@ -236,6 +241,9 @@
         ctx.showPanel([el("p", { class: "gw-error", text: error.message || ctx.T.failed })]);
       });
     }
+
+    // A visit that waited on the phone has gone out: the map shows it.
+    ctx.visitSent = function () { refreshCoverage(true); };
 
     if (cfg.canVisit) {
       ctx.buildingActions = function (b) {

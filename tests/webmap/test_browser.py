@@ -294,7 +294,7 @@ def test_a_report_made_offline_lands_once_when_the_network_returns(browser, live
     form.locator("button[type=submit]").tap()
     page.locator("#gw-panel .gw-ok").wait_for()
     assert "联网后将自动上报" in page.locator("#gw-panel").inner_text()
-    assert page.locator("#gw-queue").inner_text() == "1 条上报待发送"
+    assert page.locator("#gw-queue").inner_text() == "1 条待发送"
     page.screenshot(path=str(screenshots / "phone-offline-queued.png"))
     assert issues_described(demo_url, description) == []
 
@@ -546,6 +546,41 @@ def test_a_party_member_records_a_visit_in_three_taps_on_a_phone(browser, live_s
     assert visit["n"] == before + 1
     assert visit["today"] and visit["by_assignee"] and float(visit["hours"]) == 0.5 and visit["address"] == address
     page.screenshot(path=str(screenshots / "phone-visit-recorded.png"))
+    context.close()
+
+
+def test_a_visit_recorded_in_a_dead_spot_lands_once_when_the_network_returns(browser, live_server, demo_url,
+                                                                             members_building, screenshots):
+    b = members_building
+    note = f"楼道里没信号 {uuid.uuid4().hex[:6]}"
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "party")
+    tap_at(page, b["lon"], b["lat"], touch=True)
+    page.locator(f"#gw-panel [data-building-id='{b['id']}']").wait_for()
+    page.locator(".gw-visit-button").tap()
+    chip = page.locator(".gw-chip.gw-chip-mine").first
+    chip.wait_for()
+
+    context.set_offline(True)  # the stairwell
+    chip.tap()
+    page.locator(".gw-visit-form textarea[name=note]").fill(note)
+    page.locator(".gw-visit-form .gw-primary").tap()
+    page.locator("#gw-panel .gw-ok").wait_for()
+    assert "已保存在本机" in page.locator("#gw-panel").inner_text()
+    assert page.locator("#gw-queue").inner_text() == "1 条待发送"
+    page.screenshot(path=str(screenshots / "phone-visit-offline.png"))
+    engine = create_engine(demo_url)
+    count = text("SELECT count(*) FROM visits WHERE note = :n AND person_id = :p")
+    with engine.connect() as conn:
+        assert conn.execute(count, {"n": note, "p": b["person_id"]}).scalar() == 0
+
+    context.set_offline(False)
+    page.locator("#gw-queue").wait_for(state="hidden", timeout=20000)
+    assert page.evaluate("Gridwalk.field.queue.all().then(r => r.length)") == 0
+    with engine.connect() as conn:
+        assert conn.execute(count, {"n": note, "p": b["person_id"]}).scalar() == 1
+    engine.dispose()
     context.close()
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
+import uuid
 from decimal import Decimal
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from geo import accountability, accounts
 from geo.models import (
@@ -54,6 +57,59 @@ def test_a_visit_by_someone_not_assigned_is_accepted_but_marked(member, world):
     other = world.households[5]  # in the member's grid, not theirs
     v = member.post("/api/v1/visits", json={"household_id": other.id, "hours": 1}).get_json()
     assert v["by_assignee"] is False
+
+
+def test_a_visit_sent_again_from_the_offline_queue_is_stored_once(app, member, world, session):
+    body = {"household_id": world.households[0].id, "hours": 0.5, "client_id": str(uuid.uuid4()),
+            "wish_title": "装扶手"}
+    first = member.post("/api/v1/visits", json=body)
+    again = member.post("/api/v1/visits", json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert session.scalar(select(func.count()).select_from(Visit)) == 1
+    assert session.scalar(select(func.count()).select_from(Wish)) == 1  # the wish is not raised twice
+    # The same id for another household is a mistake, said as such.
+    other = member.post("/api/v1/visits", json={**body, "household_id": world.households[1].id})
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "client_id_reused"
+    assert member.post("/api/v1/visits", json={**body, "client_id": "short"}).status_code == 400
+    # Ids are per login: an officer's visit with the same id is another visit.
+    officer = app.test_client()
+    officer.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(officer, "grid-user")
+    theirs = officer.post("/api/v1/visits", json={**body, "person_id": world.member.id})
+    assert theirs.status_code == 201
+    assert session.scalar(select(func.count()).select_from(Visit)) == 2
+
+
+def test_two_concurrent_sends_of_one_visit_store_one_row(committed_world):
+    """The queue and a tap on 'send again' at once, each on its own connection: one visit."""
+    from webmap import create_app
+
+    engine = committed_world["engine"]
+    app = create_app({"DATABASE_URL": committed_world["url"], "SECRET_KEY": "x"})
+    with Session(engine) as s:
+        member_id, household_id = s.execute(text(
+            "SELECT a.person_id, a.household_id FROM assignments a JOIN people p ON p.id = a.person_id "
+            "WHERE p.name = '李四' AND a.household_id IS NOT NULL LIMIT 1")).one()
+    client_id = str(uuid.uuid4())
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/visits", headers={"Authorization": f"Bearer {committed_world['token']}"},
+                               json={"household_id": household_id, "person_id": member_id, "hours": 1,
+                                     "client_id": client_id})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Visit).where(Visit.client_id == client_id)) == 1
+    assert sorted(results) == [200, 201]
 
 
 @pytest.mark.parametrize(
