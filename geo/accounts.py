@@ -8,16 +8,20 @@ import functools
 import hashlib
 import secrets
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from geo.errors import N_, BadRequest, Conflict, NotFound, Unauthorized
-from geo.models import ROLES, ApiToken, Area, LoginSession, User
+from geo.errors import N_, BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from geo.models import ROLES, ApiToken, Area, LoginAddress, LoginSession, User
 from geo.validate import storable_id
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
+# Failed logins from one address in a LOCKOUT window, whatever the user names. Generous:
+# a township office may put a hundred officers behind one address.
+MAX_ADDRESS_FAILURES = 50
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -75,14 +79,18 @@ def check_role_area(role: str, area: Area | None) -> None:
                          role=role, levels=" / ".join(levels))
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+def authenticate(session: Session, username: str, password: str, address: str | None = None) -> User:
     """The user with these credentials; Unauthorized otherwise, with one message whatever
     went wrong (unknown name, wrong password, locked), so it reveals no user names.
 
     Each try is counted in the database *before* the password is checked, so parallel
     guesses cannot outrun the count: the sixth try in a row locks the login for LOCKOUT.
-    A success, a quiet LOCKOUT period or a new password starts the count again.
+    A success, a quiet LOCKOUT period or a new password starts the count again. Tries from
+    one network `address` are counted too, across user names: past MAX_ADDRESS_FAILURES
+    failures in a window, the address is refused (TooManyRequests) until the window ends.
     """
+    if address:
+        _count_address_try(session, address)
     refused = Unauthorized(N_("wrong user name or password (after 5 failed tries a login is locked for 15 minutes)"))
     user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
     if user is None or not user.active:
@@ -107,8 +115,30 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if not check_password_hash(user.password_hash, password):
         raise refused
     session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None))
+    if address:  # a success is not a failure: only its own try is taken back
+        session.execute(update(LoginAddress).where(LoginAddress.address == address)
+                        .values(failures=func.greatest(LoginAddress.failures - 1, 0)))
     session.refresh(user)
     return user
+
+
+def _count_address_try(session: Session, address: str) -> None:
+    table = LoginAddress.__table__
+    stale = table.c.window_from < func.now() - LOCKOUT
+    row = session.execute(
+        insert(table).values(address=address[:64], failures=1, window_from=func.now())
+        .on_conflict_do_update(index_elements=[table.c.address], set_={
+            "failures": case((stale, 1), else_=table.c.failures + 1),
+            "window_from": case((stale, func.now()), else_=table.c.window_from),
+        })
+        .returning(table.c.failures, table.c.window_from)
+    ).one()
+    # Forgotten addresses go, so the table holds only the current window's.
+    session.execute(delete(table).where(stale))
+    if row.failures > MAX_ADDRESS_FAILURES:
+        wait = row.window_from + LOCKOUT - now()
+        raise TooManyRequests(N_("too many failed logins from your network; try again in %(minutes)s minutes"),
+                              minutes=max(1, -(-int(wait.total_seconds()) // 60)))
 
 
 @functools.cache

@@ -59,3 +59,8 @@ class UnsupportedMediaType(GridwalkError):
 class Conflict(GridwalkError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(GridwalkError):
+    status = 429
+    code = "too_many_requests"

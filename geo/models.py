@@ -446,6 +446,17 @@ class User(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class LoginAddress(Base):
+    """Failed logins from one network address in the current window: a spray of guesses
+    across many user names is slowed down as one account's guesses are."""
+
+    __tablename__ = "login_addresses"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class LoginSession(Base):
     """A browser's login: kept in the database so that logging out, a password change or
     an administrator can end it (a lost phone), whichever app process served it."""

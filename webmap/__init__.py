@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -23,7 +24,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Basemap tiles: none unless configured (Tianditu needs a key; OSM where reachable).
         TILE_URL=os.environ.get("TILE_URL", ""),
         TILE_ATTRIBUTION=os.environ.get("TILE_ATTRIBUTION", ""),
-        TILE_DATUM=os.environ.get("TILE_DATUM", "wgs84"),
         MAP_CENTER=(29.99, 109.478),
         BABEL_DEFAULT_LOCALE="zh",
         LANGUAGES=("zh", "en"),
@@ -34,9 +34,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(days=30),
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
+        # How many reverse proxies (nginx …) stand in front: their X-Forwarded-For and
+        # X-Forwarded-Proto are then believed, so a failed login is counted against the
+        # officer's address, not the proxy's. 0: the app faces the network itself.
+        PROXIES=int(os.environ.get("GRIDWALK_PROXIES") or 0),
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
+    if app.config["PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"],  # type: ignore[method-assign]
+                                x_proto=app.config["PROXIES"])
     if not app.config["SECRET_KEY"]:
         # Sessions will not survive a restart nor be shared between processes.
         app.logger.warning("SECRET_KEY is not set: using a random key for this process only")

@@ -15,7 +15,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from geo import accounts, audit
-from geo.errors import N_, Forbidden, Unauthorized
+from geo.errors import N_, Forbidden, TooManyRequests, Unauthorized
 from geo.scope import Scope
 from webmap import db
 from webmap.i18n import message
@@ -113,15 +113,16 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             user = accounts.authenticate(
-                db.session(), request.form.get("username", ""), request.form.get("password", "")
+                db.session(), request.form.get("username", ""), request.form.get("password", ""),
+                address=request.remote_addr,
             )
-        except Unauthorized as exc:
+        except (Unauthorized, TooManyRequests) as exc:
             db.session().commit()  # keep the count of tries
-            error = message(exc)
+            error, status = message(exc), exc.status
         else:
             token = accounts.open_session(db.session(), user, request.headers.get("User-Agent", ""))
             db.session().commit()
@@ -133,7 +134,6 @@ def login() -> Response | str | tuple[str, int]:
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
     return render_template("login.html", error=error, title=gettext("Log in")), status
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
+from geo import accounts
 from geo.models import User
 from tests.conftest import log_in_as
 
@@ -55,6 +58,36 @@ def test_five_failed_logins_lock_the_account_without_saying_who_exists(client, a
     session.refresh(admin_user)
     assert admin_user.locked_until is not None
     assert client.get("/").status_code == 302
+
+
+def test_a_spray_of_guesses_from_one_address_is_stopped_across_user_names(app, admin_user, session, monkeypatch):
+    monkeypatch.setattr(accounts, "MAX_ADDRESS_FAILURES", 5)
+    sprayer = app.test_client()
+    sprayer.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    for n in range(5):  # one guess per name: no account reaches its own lockout
+        assert login(sprayer, f"officer{n}", "123456").status_code == 401
+    stopped = login(sprayer, "admin", "correct horse")  # even the right password
+    assert stopped.status_code == 429 and "分钟后再试" in stopped.get_data(as_text=True)
+    assert sprayer.get("/").status_code == 302
+    session.refresh(admin_user)
+    assert admin_user.failed_logins == 0  # the account itself is not locked …
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert login(elsewhere, "admin", "correct horse").status_code == 302  # … and works from elsewhere
+    # When the window has passed, the address may try again.
+    session.execute(text("UPDATE login_addresses SET window_from = now() - interval '16 minutes'"))
+    assert login(sprayer, "admin", "correct horse").status_code == 302
+
+
+def test_officers_behind_one_address_are_not_stopped_by_their_own_logins(app, admin_user, monkeypatch):
+    monkeypatch.setattr(accounts, "MAX_ADDRESS_FAILURES", 5)
+    office = app.test_client()
+    office.environ_base["REMOTE_ADDR"] = "198.51.100.20"
+    for _ in range(4):  # a few typos among many good logins, all from the township office
+        assert login(office, "admin", "typo").status_code == 401
+        for _ in range(3):
+            assert login(office, "admin", "correct horse").status_code == 302
+    assert login(office, "admin", "correct horse").status_code == 302
 
 
 def _error(response) -> str:  # type: ignore[no-untyped-def]
