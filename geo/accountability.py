@@ -204,6 +204,8 @@ def record_service(session: Session, scope: Scope, body: Any) -> ServiceRecord:
         raise Forbidden(N_("your role may not record volunteer service"))
     fields = Fields(body, ("person_id", "served_on", "activity", "hours"))
     person = person_in_scope(session, scope, fields.integer("person_id", required=True) or 0)
+    if scope.person_id is None:  # hours are verified by a named person
+        raise Forbidden(N_("link your login to a person to verify volunteer hours"), code="no_person")
     if person.id == scope.person_id:
         raise Forbidden(N_("someone else must verify your own service hours"), code="own_service")
     today = session.scalar(select(func.current_date()))

@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -352,7 +353,9 @@ class Visit(Base):
     __table_args__ = (
         CheckConstraint("hours > 0 AND hours <= 24", name="visit_hours_in_day"),
         Index("visits_household_date", "household_id", "visited_on"),
-        UniqueConstraint("recorded_by_id", "client_id", name="visit_client_id_per_recorder"),
+        # Partial: the million visits a year entered without a client_id need no entry.
+        Index("visit_client_id_per_recorder", "recorded_by_id", "client_id", unique=True,
+              postgresql_where=text("client_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

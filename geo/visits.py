@@ -116,7 +116,7 @@ def record(session: Session, scope: Scope, body: Any) -> Recorded:
     else:
         raise Forbidden(N_("your role may not record visits"))
     if client_id is not None:
-        earlier = _earlier(session, scope, client_id, fields)
+        earlier = _earlier(session, scope, client_id, person_id, fields)
         if earlier is not None:
             return Recorded(earlier, created=False)
     household = _household(session, scope, fields.integer("household_id", required=True) or 0,
@@ -144,7 +144,7 @@ def record(session: Session, scope: Scope, body: Any) -> Recorded:
             session.flush()
     except IntegrityError:
         # The same visit arrived twice at once; the other request stored it first.
-        earlier = _earlier(session, scope, client_id, fields) if client_id else None
+        earlier = _earlier(session, scope, client_id, person_id, fields) if client_id else None
         if earlier is None:
             raise
         return Recorded(earlier, created=False)
@@ -156,16 +156,18 @@ def record(session: Session, scope: Scope, body: Any) -> Recorded:
     return Recorded(visit, created=True)
 
 
-def _earlier(session: Session, scope: Scope, client_id: str, fields: Fields) -> Visit | None:
+def _earlier(session: Session, scope: Scope, client_id: str, person_id: int, fields: Fields) -> Visit | None:
     """This login's visit with that client_id, if any. A retry is the same visit; the same
-    id for another household or day is a mistake worth saying, not a visit to drop quietly."""
+    id for another household, visitor or day is a mistake worth saying, not a visit to
+    drop quietly."""
     earlier = session.scalars(
         select(Visit).where(Visit.recorded_by_id == scope.user_id, Visit.client_id == client_id)
     ).first() if scope.user_id is not None else None
     if earlier is None:
         return None
     day = fields.date("visited_on")
-    if earlier.household_id != fields.integer("household_id") or (day is not None and day != earlier.visited_on):
+    if (earlier.household_id != fields.integer("household_id", required=True) or earlier.person_id != person_id
+            or (day is not None and day != earlier.visited_on)):
         raise Conflict(N_("this client_id was used for a different visit"), code="client_id_reused")
     return earlier
 

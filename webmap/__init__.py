@@ -55,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         account,
         admin,
         api,
+        assets,
         auth,
         cli,
         community,
@@ -71,6 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    app.jinja_env.globals["static_url"] = assets.static_url
     app.register_blueprint(auth.bp)
     app.register_blueprint(mapview.bp)
     app.register_blueprint(api.bp)

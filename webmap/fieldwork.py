@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 
 from geo import directory, issues, patrols, responsibility
 from geo.validate import Fields
 from webmap import db
+from webmap.assets import static_url
 from webmap.auth import login_required, scope
 from webmap.exports import download
 from webmap.mapbuilder import build_patrol_page
@@ -91,4 +92,4 @@ def patrol(patrol_id: int) -> str:
                              tz=ZoneInfo(current_app.config["TIMEZONE"]), user=g.user)
     outline = responsibility.area_outline(db.session(), found["area"]["id"]) if found["area"] else None
     return with_nonces(build_patrol_page(found, outline, chrome, _("Patrol %(id)s", id=patrol_id),
-                                         lambda path: url_for("static", filename=path)))
+                                         static_url))

@@ -12,6 +12,7 @@ from geo import directory, issues, responsibility, visits
 from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, Area
 from geo.validate import Fields
 from webmap import db
+from webmap.assets import static_url
 from webmap.auth import csrf_token, login_required, scope
 from webmap.mapbuilder import MapSettings, build_map
 from webmap.names import event_names, kind_names, level_names, status_names, step_names
@@ -193,6 +194,9 @@ def index() -> str:
             "today": today,
             # A visit is recorded as the person the login belongs to.
             "canVisit": g.user.role in visits.RECORDERS and g.user.person_id is not None,
+            "personId": g.user.person_id,
+            # What this login left in the phone's queue is sent by this login only.
+            "userId": g.user.id,
             "texts": _client_texts(),
         },
         chrome_html=render_template(
@@ -210,4 +214,4 @@ def index() -> str:
         ),
         title=_("Gridwalk · grid responsibility map"),
     )
-    return with_nonces(build_map(settings, lambda path: url_for("static", filename=path)))
+    return with_nonces(build_map(settings, static_url))

@@ -109,8 +109,18 @@
 
     // --- the waiting reports ------------------------------------------------------------
 
-    function showCount() {
+    function noop() { /* the phone keeps nothing: carry on */ }
+
+    // What this login left on the phone. Another login's records wait for it: sent now,
+    // they would be stored as this login's work.
+    function mine() {
       return queue.all().then(function (records) {
+        return records.filter(function (r) { return !r.user_id || r.user_id === cfg.userId; });
+      });
+    }
+
+    function showCount() {
+      return mine().then(function (records) {
         var refused = records.filter(function (r) { return r.refused; }).length;
         var waiting = records.length - refused;
         var parts = [];
@@ -119,7 +129,7 @@
         badge.textContent = parts.join(" · ");
         badge.hidden = records.length === 0;
         return waiting;
-      });
+      }).catch(function () { badge.hidden = true; return 0; });
     }
 
     // What waits in the queue: issue reports (the first kind, so records without a kind)
@@ -148,11 +158,22 @@
       if (record.kind === "visit") { if (ctx.visitSent) ctx.visitSent(data); } else ctx.reloadIssues();
     }
 
+    // One send of a record at a time: the form, the timer and the "online" event may all
+    // reach for the same one.
+    var inFlight = {};
+
     function send(record) {
+      var id = record.client_id;
+      if (inFlight[id]) return Promise.resolve({ sent: false, message: F.savedOffline });
+      inFlight[id] = true;
+      return sendNow(record).finally(function () { delete inFlight[id]; });
+    }
+
+    function sendNow(record) {
       var kind = kindOf(record);
       return post(kind.path, kind.body(record), record.photos).then(function (result) {
         if (result.status === 200 || result.status === 201) {
-          return queue.remove(record.client_id).then(function () {
+          return queue.remove(record.client_id).catch(noop).then(function () {
             return { sent: true, data: result.data, issue: result.data };
           });
         }
@@ -160,12 +181,12 @@
         if (code === "patrol_ended" && record.patrol_id) {
           // The patrol was ended while the phone was offline: the report stands on its own.
           record.patrol_id = null;
-          return queue.put(record).then(function () { return send(record); });
+          return queue.put(record).catch(noop).then(function () { return sendNow(record); });
         }
         if (result.status >= 400 && result.status < 500 && [401, 408, 429].indexOf(result.status) < 0) {
           // The server will not take it as it is: kept, and shown to the officer to decide.
           record.refused = errorText(result);
-          return queue.put(record).then(function () {
+          return queue.put(record).catch(noop).then(function () {
             return { sent: false, refused: true, message: record.refused, record: record };
           });
         }
@@ -178,18 +199,18 @@
     function flush() {
       if (flushing || !navigator.onLine) return Promise.resolve();
       flushing = true;
-      return queue.all().then(function (records) {
+      return mine().then(function (records) {
         return records.filter(function (r) { return !r.refused; }).reduce(function (chain, record) {
           return chain.then(function () { return send(record); }).then(function (outcome) {
             if (outcome.sent) sent(record, outcome.data);
           });
         }, Promise.resolve());
-      }).then(showCount).finally(function () { flushing = false; });
+      }).catch(noop).then(showCount).finally(function () { flushing = false; });
     }
 
     // The list behind the badge: what waits, what was refused and why; resend or drop.
     function showQueue() {
-      queue.all().then(function (records) {
+      mine().then(function (records) {
         var list = el("ul", { class: "gw-queue-list" });
         records.forEach(function (record) {
           var resend = el("button", { type: "button", class: "gw-primary", text: F.resend });
@@ -388,14 +409,14 @@
     // server refuses stays in the queue for the officer to decide, unless the form it came
     // from is still open to mend it (`mendable`).
     function keepAndSend(record, mendable) {
+      record.user_id = cfg.userId;
       return queue.put(record).then(function () { return send(record); }, function () {
         return send(record).then(function (outcome) {
           return outcome.sent || outcome.refused ? outcome : { sent: false, refused: true, message: F.notKept };
         });
       }).then(function (outcome) {
         return (outcome.refused && mendable ? queue.remove(record.client_id) : Promise.resolve())
-          .catch(function () { /* nothing kept */ })
-          .then(showCount).then(function () { return outcome; });
+          .catch(noop).then(showCount).then(function () { return outcome; });
       });
     }
 

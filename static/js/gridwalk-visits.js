@@ -212,6 +212,7 @@
           body.household_id = +body.household_id;
           body.hours = +body.hours;
           var household = list.filter(function (h) { return h.id === body.household_id; })[0];
+          body.person_id = cfg.personId;  // whoever is logged in when the queue sends it
           var record = { kind: "visit", client_id: ctx.newId(), body: body, saved_at: Date.now(),
             title: V.record + " · " + title + " " + household.address };
           save.disabled = true;
@@ -234,6 +235,10 @@
             again.addEventListener("click", function () { visitForm(b); });
             done.push(el("div", { class: "gw-buttons" }, again));
             ctx.showPanel(done);
+          }).catch(function () {
+            save.disabled = false;
+            message.textContent = ctx.T.failed;
+            message.hidden = false;
           });
         });
         ctx.showPanel([form]);

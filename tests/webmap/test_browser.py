@@ -575,11 +575,17 @@ def test_a_visit_recorded_in_a_dead_spot_lands_once_when_the_network_returns(bro
     with engine.connect() as conn:
         assert conn.execute(count, {"n": note, "p": b["person_id"]}).scalar() == 0
 
+    # Another login's visit left on this shared phone waits for that login: sent now, it
+    # would be stored as this member's work.
+    foreign = f"别人的走访 {uuid.uuid4().hex[:6]}"
+    page.evaluate("""note => Gridwalk.field.queue.put({kind: "visit", client_id: "foreign-" + Date.now(),
+        user_id: -1, saved_at: Date.now(), title: "x", body: {household_id: 1, hours: 1, note: note}})""", foreign)
     context.set_offline(False)
     page.locator("#gw-queue").wait_for(state="hidden", timeout=20000)
-    assert page.evaluate("Gridwalk.field.queue.all().then(r => r.length)") == 0
+    assert page.evaluate("Gridwalk.field.queue.all().then(r => r.map(x => x.user_id))") == [-1]
     with engine.connect() as conn:
         assert conn.execute(count, {"n": note, "p": b["person_id"]}).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM visits WHERE note = :n"), {"n": foreign}).scalar() == 0
     engine.dispose()
     context.close()
 

@@ -195,6 +195,12 @@ def test_an_officer_records_service_and_registration_on_the_persons_page(app, ro
     world.other_cadre.registered_area_id = world.other_community.id
     session.flush()
     assert client.get(f"/people/{world.other_cadre.id}").status_code == 404
+    # Hours are verified by a named person: an officer whose login is linked to nobody is
+    # told so instead of being offered the form.
+    assert "请管理员把您的登录账号关联到您本人" in client.get(f"/people/{world.member.id}").get_data(as_text=True)
+    role_users["community"].person_id = world.cadre.id
+    session.flush()
+    assert 'name="activity"' in client.get(f"/people/{world.member.id}").get_data(as_text=True)
     done = client.post(f"/people/{world.member.id}/service",
                        data={"csrf_token": client.csrf, "activity": "清理楼道", "hours": "2.5",
                              "served_on": today(session).isoformat()}, follow_redirects=True)

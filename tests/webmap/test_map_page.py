@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
 from geo.geometry import to_element
 from geo.models import Building
 from tests.conftest import box
 
+STATIC = Path(__file__).resolve().parents[2] / "static"
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 
 
 def test_every_script_and_stylesheet_comes_from_our_static_folder(logged_in, world):
     page = logged_in.get("/").get_data(as_text=True)
     assets = [url for url in ASSET.findall(page) if not url.startswith(("?", "tel:", "#"))]
-    assert any(url.endswith("leaflet.js") for url in assets)
+    assert any(url.split("?")[0].endswith("leaflet.js") for url in assets)
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "an asset from another host"
     for url in assets:
         if url.startswith("/static/"):
             with logged_in.get(url) as response:
                 assert response.status_code == 200, url
+
+
+def test_our_scripts_are_named_by_their_content_so_no_phone_runs_a_stale_one(logged_in, world):
+    page = logged_in.get("/").get_data(as_text=True)
+    for name in ("js/gridwalk-map.js", "js/gridwalk-field.js", "js/gridwalk-visits.js", "css/gridwalk.css"):
+        digest = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+        assert f"/static/{name}?v={digest}" in page, name
 
 
 def test_no_basemap_unless_configured(logged_in, world, app):

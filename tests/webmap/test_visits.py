@@ -77,6 +77,11 @@ def test_a_visit_sent_again_from_the_offline_queue_is_stored_once(app, member, w
     officer.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(officer, "grid-user")
     theirs = officer.post("/api/v1/visits", json={**body, "person_id": world.member.id})
     assert theirs.status_code == 201
+    # … and the officer's id again for someone else's visit is refused, not merged.
+    other_person = officer.post("/api/v1/visits", json={**body, "person_id": world.cadre.id})
+    assert other_person.status_code == 409 and other_person.get_json()["error"]["code"] == "client_id_reused"
+    no_household = {k: v for k, v in body.items() if k != "household_id"}
+    assert officer.post("/api/v1/visits", json=no_household).get_json()["error"]["code"] == "missing_field"
     assert session.scalar(select(func.count()).select_from(Visit)) == 2
 
 
@@ -318,6 +323,13 @@ def test_registration_with_a_community_and_who_sees_whose_summary(app, role_user
 
 
 def test_officers_record_volunteer_hours(app, role_users, world, session, member):
+    grid = app.test_client()
+    grid.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(grid, "grid-user")
+    # Hours are verified by a named person: a login linked to nobody cannot.
+    nobody = grid.post("/api/v1/service-records", json={"person_id": world.member.id, "activity": "清理楼道", "hours": 3})
+    assert nobody.status_code == 403 and nobody.get_json()["error"]["code"] == "no_person"
+    role_users["grid"].person_id = world.cadre.id
+    session.flush()
     grid = app.test_client()
     grid.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(grid, "grid-user")
     ok = grid.post("/api/v1/service-records", json={"person_id": world.member.id, "activity": "清理楼道", "hours": 3})
