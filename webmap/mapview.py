@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -162,6 +171,15 @@ def _extent() -> list[list[float]] | None:
     return [[box[1], box[0]], [box[3], box[2]]] if box else None
 
 
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker that opens the map without a network. Served from the root so that
+    it may serve the map page; checked for a new version on every load."""
+    response = send_from_directory(current_app.static_folder or "", "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.get("/")
 @login_required
 def index() -> str:
@@ -197,6 +215,8 @@ def index() -> str:
             "personId": g.user.person_id,
             # What this login left in the phone's queue is sent by this login only.
             "userId": g.user.id,
+            # Opens the map again without a network (browsers allow it over HTTPS or on localhost).
+            "serviceWorker": url_for("map.service_worker"),
             "texts": _client_texts(),
         },
         chrome_html=render_template(

@@ -69,6 +69,10 @@
     var highlight = L.layerGroup().addTo(map);
     var lookupSeq = 0;
 
+    if (cfg.serviceWorker && "serviceWorker" in navigator) {
+      navigator.serviceWorker.register(cfg.serviceWorker).catch(function () { /* plain HTTP: online only */ });
+    }
+
     // No animation: the page opens on the user's area, and a view set at once after stays set.
     if (cfg.fitBounds) map.fitBounds(cfg.fitBounds, { animate: false });
     if (window.innerWidth < 600) {

@@ -626,3 +626,32 @@ def test_the_coverage_layer_colours_the_map_and_answers_a_tap(browser, live_serv
     page.wait_for_load_state("networkidle")
     assert "按网格" in box.inner_text()
     context.close()
+
+
+def test_the_map_opens_without_a_network_once_it_has_been_opened(browser, live_server, screenshots):
+    """A dead spot: the kept map page and its scripts open, the report button works; after
+    logging out the page is no longer kept on the phone."""
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "grid")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now under the service worker, which keeps the page and what it loads
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector(".folium-map")
+    page.wait_for_function("() => window.Gridwalk && Gridwalk.map && typeof L !== 'undefined'")
+    page.locator("#gw-report").tap()
+    page.locator("#gw-report-form select[name=category]").wait_for()  # known categories, no network
+    page.screenshot(path=str(screenshots / "phone-map-offline.png"))
+
+    context.set_offline(False)
+    page.locator("#gw-report-form .gw-secondary").tap()  # cancel
+    page.locator("form.gw-logout button").click()
+    page.wait_for_url("**/login**")
+    context.set_offline(True)
+    with pytest.raises(Exception, match="ERR_"):
+        page.goto(f"{live_server}/")
+    context.close()

@@ -66,3 +66,11 @@ def test_layers_load_from_the_api_not_from_the_page(logged_in, world):
     assert "贡水花园1栋" not in page  # no data inlined
     assert "Gridwalk.attach(" in page
     assert '"api": "/api/v1"' in page or '"api":"/api/v1"' in page
+
+
+def test_the_service_worker_is_served_from_the_root_and_never_kept_stale(client, logged_in, world):
+    with client.get("/sw.js") as worker:  # before logging in, too: the browser checks it on every load
+        assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+        assert worker.headers["Cache-Control"] == "no-cache"
+        assert b"caches.delete(PAGES)" in worker.data  # logging out forgets the kept page
+    assert '"serviceWorker": "/sw.js"' in logged_in.get("/").get_data(as_text=True)
