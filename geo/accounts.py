@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import ipaddress
 import secrets
 
 from sqlalchemy import case, delete, func, or_, select, update
@@ -89,6 +90,7 @@ def authenticate(session: Session, username: str, password: str, address: str | 
     one network `address` are counted too, across user names: past MAX_ADDRESS_FAILURES
     failures in a window, the address is refused (TooManyRequests) until the window ends.
     """
+    address = network_of(address)
     if address:
         _count_address_try(session, address)
     refused = Unauthorized(N_("wrong user name or password (after 5 failed tries a login is locked for 15 minutes)"))
@@ -122,19 +124,37 @@ def authenticate(session: Session, username: str, password: str, address: str | 
     return user
 
 
+def network_of(address: str | None) -> str | None:
+    """What failed logins are counted against: an IPv4 address, or an IPv6 /64 (one phone or
+    home line holds a whole /64). None for no address, or for this machine's own: that is a
+    reverse proxy whose X-Forwarded-For the app was not told to trust (GRIDWALK_PROXIES), and
+    counting it would let anyone lock the whole county out."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return None
+    if ip.is_loopback:
+        return None
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _count_address_try(session: Session, address: str) -> None:
     table = LoginAddress.__table__
     stale = table.c.window_from < func.now() - LOCKOUT
     row = session.execute(
-        insert(table).values(address=address[:64], failures=1, window_from=func.now())
+        insert(table).values(address=address, failures=1, window_from=func.now())
         .on_conflict_do_update(index_elements=[table.c.address], set_={
             "failures": case((stale, 1), else_=table.c.failures + 1),
             "window_from": case((stale, func.now()), else_=table.c.window_from),
         })
         .returning(table.c.failures, table.c.window_from)
     ).one()
-    # Forgotten addresses go, so the table holds only the current window's.
-    session.execute(delete(table).where(stale))
+    # Forgotten addresses go, so the table holds only the current window's; rows another
+    # login holds are left for the next one (waiting on them would queue, even deadlock, logins).
+    lapsed = select(table.c.address).where(stale, table.c.address != address).with_for_update(skip_locked=True)
+    session.execute(delete(table).where(table.c.address.in_(lapsed)))
     if row.failures > MAX_ADDRESS_FAILURES:
         wait = row.window_from + LOCKOUT - now()
         raise TooManyRequests(N_("too many failed logins from your network; try again in %(minutes)s minutes"),

@@ -112,7 +112,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int, dict[str, str]]:
     error, status = None, 200
     if request.method == "POST":
         try:
@@ -134,7 +134,8 @@ def login() -> Response | str | tuple[str, int]:
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, title=gettext("Log in")), status
+    headers = {"Retry-After": str(int(accounts.LOCKOUT.total_seconds()))} if status == 429 else {}
+    return render_template("login.html", error=error, title=gettext("Log in")), status, headers
 
 
 @bp.route("/logout", methods=["POST"])

@@ -68,6 +68,7 @@ def test_a_spray_of_guesses_from_one_address_is_stopped_across_user_names(app, a
         assert login(sprayer, f"officer{n}", "123456").status_code == 401
     stopped = login(sprayer, "admin", "correct horse")  # even the right password
     assert stopped.status_code == 429 and "分钟后再试" in stopped.get_data(as_text=True)
+    assert stopped.headers["Retry-After"] == "900"
     assert sprayer.get("/").status_code == 302
     session.refresh(admin_user)
     assert admin_user.failed_logins == 0  # the account itself is not locked …
@@ -77,6 +78,23 @@ def test_a_spray_of_guesses_from_one_address_is_stopped_across_user_names(app, a
     # When the window has passed, the address may try again.
     session.execute(text("UPDATE login_addresses SET window_from = now() - interval '16 minutes'"))
     assert login(sprayer, "admin", "correct horse").status_code == 302
+
+
+def test_an_ipv6_line_counts_as_one_address_and_an_untrusted_proxy_not_at_all(app, admin_user, monkeypatch):
+    monkeypatch.setattr(accounts, "MAX_ADDRESS_FAILURES", 5)
+    for n in range(5):  # hopping through the addresses of one /64 does not help
+        hopper = app.test_client()
+        hopper.environ_base["REMOTE_ADDR"] = f"2001:db8:1:2::{n + 1:x}"
+        assert login(hopper, f"officer{n}", "123456").status_code == 401
+    hopper.environ_base["REMOTE_ADDR"] = "2001:db8:1:2:ffff::9"
+    assert login(hopper, "admin", "correct horse").status_code == 429
+    # Behind nginx without GRIDWALK_PROXIES every login comes from 127.0.0.1: counting that
+    # one address would let anyone lock the whole county out, so it is not counted.
+    local = app.test_client()
+    local.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+    for n in range(6):
+        assert login(local, f"officer{n}", "123456").status_code == 401
+    assert login(local, "admin", "correct horse").status_code == 302
 
 
 def test_officers_behind_one_address_are_not_stopped_by_their_own_logins(app, admin_user, monkeypatch):
