@@ -7,6 +7,8 @@
 
 var PAGES = "gridwalk-pages-v1";
 var ASSETS = "gridwalk-assets-v1";
+// With one bar of signal the page may never come: after this long the kept one opens.
+var PAGE_WAIT_MS = 6000;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 
@@ -24,46 +26,72 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;  // basemap tiles: the browser's business
   if (request.mode === "navigate" && url.pathname === "/") {
-    event.respondWith(mapPage(request));
+    event.respondWith(mapPage(event));
   } else if (request.mode === "navigate" && url.pathname === "/login") {
     event.waitUntil(caches.delete(PAGES));
   } else if (url.pathname.indexOf("/static/") === 0) {
-    event.respondWith(staticFile(request));
+    event.respondWith(staticFile(event).catch(function () { return fetch(request); }));
   }
 });
 
-// The network first, so the page is always today's; the kept copy only without one.
-function mapPage(request) {
-  return fetch(request).then(function (response) {
+// The first open of the map, before this worker served it: the page asks for itself and
+// what it loaded to be kept, so that the very next open works without a network.
+self.addEventListener("message", function (event) {
+  var keep = event.data && event.data.keep;
+  if (!Array.isArray(keep)) return;
+  var ours = keep.filter(function (u) {
+    try { var url = new URL(u); } catch (e) { return false; }
+    return url.origin === self.location.origin && url.pathname.indexOf("/static/") === 0;
+  });
+  event.waitUntil(Promise.all([
+    fetch("/", { credentials: "same-origin" }).then(function (response) {
+      if (response.ok && !response.redirected) return caches.open(PAGES).then(function (c) { return c.put("/", response); });
+    }),
+    caches.open(ASSETS).then(function (cache) {
+      return Promise.all(ours.map(function (u) {
+        return cache.match(u).then(function (kept) { return kept || cache.add(u); });
+      }));
+    }),
+  ]).catch(function () { /* kept next time */ }));
+});
+
+// The network first, so the page is always today's; the kept copy without one, or when the
+// network is too slow to wait for.
+function mapPage(event) {
+  var network = fetch(event.request).then(function (response) {
     if (response.ok && response.type === "basic") {
       var copy = response.clone();
-      caches.open(PAGES).then(function (cache) { return cache.put("/", copy); });
+      event.waitUntil(caches.open(PAGES).then(function (cache) { return cache.put("/", copy); }).catch(function () {}));
     } else if (response.type === "opaqueredirect") {
-      caches.delete(PAGES);  // sent to the login page: this login is over
+      event.waitUntil(caches.delete(PAGES));  // sent to the login page: this login is over
     }
     return response;
-  }, function () {
-    return caches.open(PAGES).then(function (cache) { return cache.match("/"); }).then(function (kept) {
-      return kept || Response.error();
+  });
+  var kept = caches.open(PAGES).then(function (cache) { return cache.match("/"); }).catch(function () { return undefined; });
+  return new Promise(function (resolve) {
+    var timer = setTimeout(function () { kept.then(function (page) { if (page) resolve(page); }); }, PAGE_WAIT_MS);
+    network.then(function (response) { clearTimeout(timer); resolve(response); }, function () {
+      clearTimeout(timer);
+      kept.then(function (page) { resolve(page || Response.error()); });
     });
   });
 }
 
 // Our scripts and styles are named by their content (?v=digest), vendored libraries by
 // their version: a kept copy is always right. A new version of a file replaces the old.
-function staticFile(request) {
+function staticFile(event) {
+  var request = event.request;
   return caches.open(ASSETS).then(function (cache) {
     return cache.match(request).then(function (kept) {
       if (kept) return kept;
       return fetch(request).then(function (response) {
         if (response.ok) {
           var path = new URL(request.url).pathname;
-          cache.put(request, response.clone()).then(function () { return cache.keys(); }).then(function (keys) {
-            keys.forEach(function (key) {
-              var other = new URL(key.url);
-              if (other.pathname === path && key.url !== request.url) cache.delete(key);
-            });
-          });
+          event.waitUntil(cache.put(request, response.clone()).then(function () { return cache.keys(); }).then(function (keys) {
+            return Promise.all(keys.filter(function (key) {
+              return new URL(key.url).pathname === path && key.url !== request.url;
+            }).map(function (key) { return cache.delete(key); }));
+          }).catch(function () {}));
         }
         return response;
       });

@@ -210,6 +210,7 @@ def index() -> str:
             # The county's day, so the coverage windows and a visit's date do not depend
             # on the phone's clock.
             "today": today,
+            "timezone": current_app.config["TIMEZONE"],
             # A visit is recorded as the person the login belongs to.
             "canVisit": g.user.role in visits.RECORDERS and g.user.person_id is not None,
             "personId": g.user.person_id,

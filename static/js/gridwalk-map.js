@@ -70,7 +70,16 @@
     var lookupSeq = 0;
 
     if (cfg.serviceWorker && "serviceWorker" in navigator) {
-      navigator.serviceWorker.register(cfg.serviceWorker).catch(function () { /* plain HTTP: online only */ });
+      var firstOpen = !navigator.serviceWorker.controller;
+      navigator.serviceWorker.register(cfg.serviceWorker).then(function () {
+        return navigator.serviceWorker.ready;
+      }).then(function (registration) {
+        // Not served by the worker this time: ask it to keep this page and what it loaded.
+        if (!firstOpen || !registration.active) return;
+        var urls = Array.prototype.map.call(document.querySelectorAll("script[src], link[rel=stylesheet][href]"),
+          function (node) { return node.src || node.href; });
+        registration.active.postMessage({ keep: urls });
+      }).catch(function () { /* plain HTTP: online only */ });
     }
 
     // No animation: the page opens on the user's area, and a view set at once after stays set.

@@ -41,6 +41,14 @@
     var V = ctx.T.visits;
     var el = ctx.el;
 
+    // The county's day: the page's, or the phone's if later (a page kept on the phone since
+    // yesterday must not hold visits to yesterday).
+    function today() {
+      var phone = "";
+      try { phone = new Date().toLocaleDateString("sv-SE", { timeZone: cfg.timezone }); } catch (e) { /* old browser */ }
+      return /^\d{4}-\d{2}-\d{2}$/.test(phone) && phone > cfg.today ? phone : cfg.today;
+    }
+
     // --- the coverage layer -------------------------------------------------------------
 
     var layer = ctx.layers.coverage;
@@ -51,7 +59,7 @@
 
     function chosenWindow() {
       var form = new FormData(choice);
-      return windowDates(form.get("window"), cfg.today, form.get("since"), form.get("until"));
+      return windowDates(form.get("window"), today(), form.get("since"), form.get("until"));
     }
 
     function percent(share) {
@@ -193,7 +201,7 @@
           el("p", { class: "gw-muted", text: V.pick }),
           householdChoices(list),
           el("div", { class: "gw-row" },
-            el("label", {}, V.date, el("input", { type: "date", name: "visited_on", value: cfg.today, max: cfg.today, required: "required" })),
+            el("label", {}, V.date, el("input", { type: "date", name: "visited_on", value: today(), max: today(), required: "required" })),
             el("label", {}, V.hours, hours)),
           el("label", {}, V.note, el("textarea", { name: "note", rows: "2", maxlength: "4000", placeholder: V.notePlaceholder })),
           el("label", {}, V.needs, el("textarea", { name: "needs", rows: "2", maxlength: "4000" })),

@@ -634,10 +634,10 @@ def test_the_map_opens_without_a_network_once_it_has_been_opened(browser, live_s
     context = browser.new_context(**PHONE, locale="zh-CN")
     page = context.new_page()
     log_in(page, live_server, "grid")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()  # now under the service worker, which keeps the page and what it loads
-    page.wait_for_load_state("networkidle")
-    assert page.evaluate("!!navigator.serviceWorker.controller")
+    # The first open already keeps the page and its scripts.
+    page.wait_for_function("""async () => !!(await caches.match('/')) && !!(await caches.match(
+        document.querySelector("script[src*='gridwalk-field.js']").src))""")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller")
 
     context.set_offline(True)
     page.reload()
