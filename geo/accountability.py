@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Numeric, Select, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from geo.db import county_today
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Forbidden, NotFound
 from geo.models import (
@@ -208,7 +209,7 @@ def record_service(session: Session, scope: Scope, body: Any) -> ServiceRecord:
         raise Forbidden(N_("link your login to a person to verify volunteer hours"), code="no_person")
     if person.id == scope.person_id:
         raise Forbidden(N_("someone else must verify your own service hours"), code="own_service")
-    today = session.scalar(select(func.current_date()))
+    today = county_today(session)
     served_on = fields.date("served_on") or today
     if served_on > today:
         raise BadRequest(N_("service cannot be in the future"), code="future_service")
@@ -235,6 +236,6 @@ def register(session: Session, scope: Scope, person_id: int, body: Any) -> Perso
         raise BadRequest(N_("party members register with a community"), code="not_a_community")
     scope.require_area(session, area.id)
     person.registered_area_id = area.id
-    person.registered_on = fields.date("registered_on") or session.scalar(select(func.current_date()))
+    person.registered_on = fields.date("registered_on") or county_today(session)
     session.flush()
     return person

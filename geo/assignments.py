@@ -8,12 +8,12 @@ starting another; the post, duty and target of a current one may be corrected in
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from geo.db import county_today
 from geo.directory import PAGE_SIZE, check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.models import (
@@ -172,11 +172,6 @@ def _target(session: Session, fields: Fields, kind: str) -> tuple[dict[str, int]
     return {column: target_id}, area_id
 
 
-def _today(session: Session) -> dt.date:
-    # The county's day, as the database (set to the county's time zone) sees it.
-    return session.scalar(select(func.current_date()))  # type: ignore[return-value]
-
-
 def create(session: Session, scope: Scope, body: Any) -> Assignment:
     fields = Fields(body, FIELDS)
     kind = fields.choice("kind", ASSIGNMENT_KINDS, required=True) or ""
@@ -189,7 +184,7 @@ def create(session: Session, scope: Scope, body: Any) -> Assignment:
         raise BadRequest(N_("name a responsible unit_id or person_id (or both)"), code="nobody")
     unit = get(session, Unit, unit_id) if unit_id else None
     person = get(session, Person, person_id) if person_id else None
-    valid_from = fields.date("valid_from") or _today(session)
+    valid_from = fields.date("valid_from") or county_today(session)
     valid_to = fields.date("valid_to")
     if valid_to is not None and valid_to < valid_from:
         raise BadRequest(N_("valid_to must not be before valid_from"), code="dates_reversed")
@@ -211,7 +206,7 @@ def _editable(session: Session, scope: Scope, assignment_id: int, fields: Fields
     (_, area_id), = _areas_of(session, [assignment])
     scope.require_area(session, area_id, manage=True)
     check_version(assignment, fields)
-    if assignment.valid_to is not None and assignment.valid_to <= _today(session):
+    if assignment.valid_to is not None and assignment.valid_to <= county_today(session):
         raise Conflict(N_("this assignment has ended and is kept as history; start a new one"),
                        code="assignment_ended")
     return assignment
@@ -235,7 +230,7 @@ def end(session: Session, scope: Scope, assignment_id: int, body: Any) -> Assign
     assignment = _editable(session, scope, assignment_id, fields)
     if assignment.valid_to is not None:
         raise Conflict(N_("this assignment already has an end date"), code="assignment_ended")
-    valid_to = fields.date("valid_to") or _today(session)
+    valid_to = fields.date("valid_to") or county_today(session)
     if valid_to < assignment.valid_from:
         raise BadRequest(N_("valid_to must not be before valid_from"), code="dates_reversed")
     assignment.valid_to = valid_to

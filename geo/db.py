@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,11 @@ def database_url(url: str | URL) -> URL:
 # The county's clock: "today" (an assignment in force, a visit window) is the county's
 # day, whatever time zone the database server runs in.
 TIMEZONE = "Asia/Shanghai"
+
+
+def county_today(session: Session) -> dt.date:
+    """The county's day: the database's, whose session time zone make_engine sets."""
+    return session.scalar(select(func.current_date()))  # type: ignore[return-value]
 
 
 def make_engine(url: str | URL, timezone: str = TIMEZONE, **kwargs: Any) -> Engine:

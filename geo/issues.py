@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo import photos as photo_files
+from geo.db import county_today
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.geometry import SRID, lonlat_point, to_element, to_geometry
@@ -164,7 +165,7 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
         "reported_at": issue.reported_at.isoformat(),
         "reported_by": names["users"].get(issue.reported_by_id),
         "deadline": issue.deadline.isoformat() if issue.deadline else None,
-        "overdue": bool(issue.deadline and issue.deadline < _today(session) and issue.status in WORKING),
+        "overdue": bool(issue.deadline and issue.deadline < county_today(session) and issue.status in WORKING),
         "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
         "routed_to": _routed_to(session, events, personal),
         "events": [_event_data(e, names, photos, personal) for e in events],
@@ -254,10 +255,6 @@ def _resolved_by(session: Session, issue: Issue) -> int | None:
         select(IssueEvent.user_id).where(IssueEvent.issue_id == issue.id, IssueEvent.kind == "resolve")
         .order_by(IssueEvent.at.desc(), IssueEvent.id.desc()).limit(1)
     )
-
-
-def _today(session: Session) -> dt.date:
-    return session.scalar(select(func.current_date()))  # type: ignore[return-value]
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -448,7 +445,7 @@ def step(
         unit_id = fields.integer("unit_id")
         deadline = fields.date("deadline")
         if deadline is not None:
-            if deadline < _today(session):
+            if deadline < county_today(session):
                 raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
             issue.deadline = deadline
             data["deadline"] = deadline.isoformat()
@@ -463,7 +460,7 @@ def step(
     if kind in ("refer", "reopen"):
         # A new unit or a second round needs its own deadline: the old one is not theirs.
         deadline = fields.date("deadline")
-        if deadline is not None and deadline < _today(session):
+        if deadline is not None and deadline < county_today(session):
             raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
         issue.deadline = deadline
         if deadline is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from geo import photos as photo_files
 from geo.accountability import hours, person_in_scope
+from geo.db import county_today
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.models import (
@@ -39,10 +40,6 @@ VISIT_FIELDS = ("household_id", "person_id", "visited_on", "hours", "note", "nee
 OFFICERS = frozenset({"admin", "county", "township", "community", "grid"})
 RECORDERS = OFFICERS | {"party"}
 PAGE_SIZE = 50
-
-
-def _today(session: Session) -> dt.date:
-    return session.scalar(select(func.current_date()))  # type: ignore[return-value]
 
 
 def _household(session: Session, scope: Scope, household_id: int, *, person_id: int | None = None) -> Household:
@@ -123,7 +120,7 @@ def record(session: Session, scope: Scope, body: Any) -> Recorded:
                            person_id=person_id if scope.role == "party" else None)
     if not household.active:
         raise Conflict(N_("this household has moved away"), code="household_inactive")
-    today = _today(session)
+    today = county_today(session)
     visited_on = fields.date("visited_on") or today
     if visited_on > today:
         raise BadRequest(N_("a visit cannot be in the future"), code="future_visit")
@@ -192,7 +189,7 @@ def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id
            overdue_only: bool = False, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
     """Wishes in the user's area (by community and grid), newest first; a claimed wish past
     its promised date is flagged."""
-    today = _today(session)
+    today = county_today(session)
     stmt = (
         select(Wish, Building.name.label("building"), Household.unit_no, Household.floor, Household.room,
                Building.area_id, Person.name.label("claimer"), Unit.name.label("claimer_unit"))
@@ -251,7 +248,7 @@ def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any
     if wish.status not in sources:
         raise Conflict(N_("a wish that is %(status)s cannot be %(step)s"), code="step_not_allowed",
                        status=wish.status, step=step)
-    today = _today(session)
+    today = county_today(session)
     if step == "claim":
         unit_id = fields.integer("unit_id")
         if unit_id is None and scope.person_id is None:

@@ -23,7 +23,7 @@ from webmap import db
 from webmap.auth import login_required
 from webmap.i18n import message
 from webmap.names import role_names
-from webmap.validate_form import form_fields
+from webmap.validate_form import form_fields, save_and_return
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -49,20 +49,12 @@ def index() -> tuple[str, int]:
 @login_required
 def password() -> Response:
     fields = form_fields(("current_password", "new_password"))
-    try:
-        accounts.change_password(
-            db.session(), g.user,
-            fields.text("current_password", max_length=1024, required=True),
-            fields.text("new_password", max_length=1024, required=True),
-            keep=session.get("login"),
-        )
-    except GridwalkError as error:
-        db.session().rollback()
-        flash(message(error), "error")
-    else:
-        db.session().commit()
-        flash(_("Password changed; other devices are logged out."), "ok")
-    return redirect(url_for("account.index"))
+    return save_and_return(lambda: accounts.change_password(
+        db.session(), g.user,
+        fields.text("current_password", max_length=1024, required=True),
+        fields.text("new_password", max_length=1024, required=True),
+        keep=session.get("login"),
+    ), url_for("account.index"), _("Password changed; other devices are logged out."))
 
 
 @bp.post("/tokens")
@@ -82,14 +74,7 @@ def create_token() -> tuple[str, int] | Response:
 @bp.post("/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int) -> Response:
-    try:
-        accounts.revoke_token(db.session(), token_id, g.user)
-    except GridwalkError as error:
-        db.session().rollback()
-        flash(message(error), "error")
-    else:
-        db.session().commit()
-        flash(_("Token revoked."), "ok")
-    return redirect(url_for("account.index"))
+    return save_and_return(lambda: accounts.revoke_token(db.session(), token_id, g.user), url_for("account.index"),
+                           _("Token revoked."))
 
 

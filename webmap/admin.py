@@ -33,7 +33,7 @@ from webmap import db
 from webmap.auth import login_required, scope
 from webmap.i18n import message
 from webmap.names import kind_names, role_names
-from webmap.validate_form import form_data
+from webmap.validate_form import form_data, save_and_return
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -322,15 +322,9 @@ def assignment(assignment_id: int) -> Page:
 
 @bp.post("/assignments/<int:assignment_id>/end")
 def end_assignment(assignment_id: int) -> Response:
-    try:
-        assignments.end(db.session(), scope(), assignment_id, form_data())
-    except GridwalkError as exc:
-        db.session().rollback()
-        flash(message(exc), "error")
-    else:
-        db.session().commit()
-        flash(_("The responsibility has ended; it stays in the history."), "ok")
-    return redirect(url_for("admin.assignment", assignment_id=assignment_id))
+    return save_and_return(lambda: assignments.end(db.session(), scope(), assignment_id, form_data()),
+                           url_for("admin.assignment", assignment_id=assignment_id),
+                           _("The responsibility has ended; it stays in the history."))
 
 
 # --- issue categories -------------------------------------------------------------------

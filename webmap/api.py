@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, session
-from sqlalchemy import func, select
 
 from geo import (
     accountability,
@@ -25,6 +24,7 @@ from geo import (
     visits,
 )
 from geo import issues as issues_domain
+from geo.db import county_today
 from geo.errors import N_, BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
 from geo.models import Person, Unit, User
 from geo.validate import DECIMAL, Fields
@@ -483,13 +483,9 @@ def end_patrol(patrol_id: int) -> Any:
 # --- visits, coverage, wishes, accountability ---------------------------------------------
 
 
-def _today() -> dt.date:
-    return db.session().scalar(select(func.current_date()))  # the county's day
-
-
 def _window() -> tuple[dt.date, dt.date]:
     args = Fields({k: request.args.get(k) for k in ("since", "until")}, ("since", "until"))
-    return coverage.checked_window(args.date("since"), args.date("until"), _today())
+    return coverage.checked_window(args.date("since"), args.date("until"), county_today(db.session()))
 
 
 @bp.get("/coverage")
@@ -510,7 +506,7 @@ def coverage_weekly() -> Any:
     weeks = 12 if weeks is None else weeks
     if not 1 <= weeks <= 104:
         raise BadRequest(N_("weeks must be between 1 and %(max)s"), max=104)
-    return jsonify(coverage.weekly(db.session(), scope(), area_id, weeks, _today()))
+    return jsonify(coverage.weekly(db.session(), scope(), area_id, weeks, county_today(db.session())))
 
 
 @bp.get("/not-visited")
@@ -519,7 +515,7 @@ def not_visited() -> Any:
     days = 30 if days is None else days
     if not 1 <= days <= 3650:
         raise BadRequest(N_("days must be between 1 and %(max)s"), max=3650)
-    return jsonify(coverage.not_visited(db.session(), scope(), days, _today(), person_id=_integer("person_id"),
+    return jsonify(coverage.not_visited(db.session(), scope(), days, county_today(db.session()), person_id=_integer("person_id"),
                                         area_id=_integer("area_id")))
 
 
@@ -558,7 +554,7 @@ def wish_photo(wish_id: int, photo_id: int) -> Response:
 
 
 def _year() -> int:
-    year = _integer("year") or _today().year
+    year = _integer("year") or county_today(db.session()).year
     if not 2000 <= year <= 2100:
         raise BadRequest(N_("year must be between 2000 and 2100"))
     return year

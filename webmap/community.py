@@ -10,7 +10,6 @@ from collections.abc import Callable
 from flask import (
     Blueprint,
     Response,
-    flash,
     g,
     redirect,
     render_template,
@@ -18,20 +17,19 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from geo import accountability, coverage, directory, issues, responsibility, visits
-from geo.errors import GridwalkError
+from geo.db import county_today
 from geo.models import Area, Person, ServiceRecord
 from geo.validate import Fields
 from webmap import db
 from webmap.auth import login_required, scope
 from webmap.exports import download
-from webmap.i18n import message
 from webmap.names import level_names, wish_status_names, work_names
-from webmap.validate_form import form_data, uploaded_photos
+from webmap.validate_form import form_data, save_and_return, uploaded_photos
 
 bp = Blueprint("community", __name__)
 SHOWN_ROWS = 20
@@ -44,16 +42,12 @@ def _logged_in() -> None:
     return None
 
 
-def _today() -> dt.date:
-    return db.session().scalar(select(func.current_date()))  # type: ignore[return-value]
-
-
 def _query(names: tuple[str, ...]) -> Fields:
     return Fields({k: v for k, v in request.args.items() if k in names}, names)
 
 
 def _year(args: Fields) -> int:
-    return args.integer("year", minimum=2000, maximum=2100) or _today().year
+    return args.integer("year", minimum=2000, maximum=2100) or county_today(db.session()).year
 
 
 def _export(args: Fields) -> str | None:
@@ -75,7 +69,7 @@ def dashboard() -> str | Response | WerkzeugResponse:
         if first is None or not scope().county_wide:
             return render_template("dashboard.html", title=_("Dashboard"), card=None)
         return redirect(url_for("community.dashboard", area_id=first))
-    today = _today()
+    today = county_today(db.session())
     weeks = coverage.weekly(db.session(), scope(), area_id, 12, today)  # 404 outside the user's area
     card = responsibility.area_card(db.session(), area_id, scope())
     month = coverage.coverage(db.session(), scope(), card["level"], today - dt.timedelta(days=29), today,
@@ -138,24 +132,18 @@ def wishes() -> str | Response:
                          _("Promised"), _("Fulfilled"), _("Rating")],
                         ([w["title"], w["status"], w["building"], w["address"], w["raised_on"], w["claimed_by"] or "",
                           w["promised_on"] or "", w["fulfilled_on"] or "", w["rating"] or ""] for w in found), fmt)
-    return render_template("wishes.html", title=_("Micro-wishes"), wishes=found, today=_today(),
+    return render_template("wishes.html", title=_("Micro-wishes"), wishes=found, today=county_today(db.session()),
                            status_names=wish_status_names(), units=directory.all_units(db.session()),
                            may_change=scope().role != "viewer", page=page, page_size=visits.PAGE_SIZE)
 
 
 @bp.post("/wishes/<int:wish_id>/<step>")
 def wish_step(wish_id: int, step: str) -> WerkzeugResponse:
-    try:
-        visits.wish_step(db.session(), scope(), wish_id, step, form_data(),
-                         uploaded_photos() if request.mimetype == "multipart/form-data" else ())
-    except GridwalkError as error:
-        db.session().rollback()
-        flash(message(error), "error")
-    else:
-        db.session().commit()
-        flash(_("Saved."), "ok")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                    else url_for("community.wishes"))
+    files = uploaded_photos if request.mimetype == "multipart/form-data" else list
+    back = (request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+            else url_for("community.wishes"))
+    return save_and_return(lambda: visits.wish_step(db.session(), scope(), wish_id, step, form_data(), files()),
+                           back)
 
 
 # --- accountability and volunteers --------------------------------------------------------
@@ -204,22 +192,14 @@ def person(person_id: int) -> str:
     ).all()
     return render_template(
         "person.html", title=summary["person"]["name"], summary=summary, records=records, days=days,
-        not_visited=coverage.not_visited(db.session(), scope(), days, _today(), person_id=person_id, limit=100),
+        not_visited=coverage.not_visited(db.session(), scope(), days, county_today(db.session()), person_id=person_id, limit=100),
         communities=communities, work_names=work_names(), may_record=scope().role in accountability.RECORDERS,
         may_register=scope().role in accountability.REGISTRARS, version=db.session().get(Person, person_id).version,  # type: ignore[union-attr]
     )
 
 
 def _save(person_id: int, write: Callable[[], object]) -> WerkzeugResponse:
-    try:
-        write()
-    except GridwalkError as error:
-        db.session().rollback()
-        flash(message(error), "error")
-    else:
-        db.session().commit()
-        flash(_("Saved."), "ok")
-    return redirect(url_for("community.person", person_id=person_id))
+    return save_and_return(write, url_for("community.person", person_id=person_id))
 
 
 @bp.post("/people/<int:person_id>/service")

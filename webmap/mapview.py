@@ -15,9 +15,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from geo import directory, issues, responsibility, visits
+from geo.db import county_today
 from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, Area
 from geo.validate import Fields
 from webmap import db
@@ -193,7 +194,7 @@ def index() -> str:
         "coverage": _("Visit coverage"),
         "basemap": _("Basemap"),
     }
-    today = db.session().scalar(select(func.current_date())).isoformat()  # type: ignore[union-attr]
+    today = county_today(db.session()).isoformat()
     settings = MapSettings(
         center=tuple(config["MAP_CENTER"]),  # type: ignore[arg-type]
         tile_url=config["TILE_URL"],

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from flask import request
+from flask import flash, redirect, request
+from flask_babel import gettext
+from werkzeug.wrappers import Response
 
 from geo import photos
-from geo.errors import N_, BadRequest
+from geo.errors import N_, BadRequest, GridwalkError
 from geo.validate import Fields
+from webmap import db
+from webmap.i18n import message
 
 # Sent with every form; not a field of the record.
 _FORM_ONLY = ("csrf_token",)
@@ -38,3 +42,17 @@ def uploaded_photos() -> list[tuple[str, bytes]]:
         if data or upload.filename:  # a form with no file chosen sends an empty, nameless part
             files.append((upload.filename or "photo", data))
     return files
+
+
+def save_and_return(write: Callable[[], object], back: str, done: str | None = None) -> Response:
+    """A form post's write, in the request's transaction: committed with `done` (or "Saved.")
+    flashed, or rolled back with the reason flashed; either way back to the page `back`."""
+    try:
+        write()
+    except GridwalkError as error:
+        db.session().rollback()
+        flash(message(error), "error")
+    else:
+        db.session().commit()
+        flash(done or gettext("Saved."), "ok")
+    return redirect(back)
