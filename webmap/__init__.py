@@ -24,6 +24,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Basemap tiles: none unless configured (Tianditu needs a key; OSM where reachable).
         TILE_URL=os.environ.get("TILE_URL", ""),
         TILE_ATTRIBUTION=os.environ.get("TILE_ATTRIBUTION", ""),
+        # What {s} in TILE_URL stands for, one letter or digit each (Tianditu: 01234567).
+        TILE_SUBDOMAINS=os.environ.get("TILE_SUBDOMAINS", "abc"),
         MAP_CENTER=(29.99, 109.478),
         BABEL_DEFAULT_LOCALE="zh",
         LANGUAGES=("zh", "en"),

@@ -20,6 +20,7 @@ from folium.template import Template
 from markupsafe import escape
 
 from geo.features import MAX_BBOX_SPAN
+from webmap.i18n import html_lang
 
 # The data layers, in drawing order, with the zoom from which each is fetched and the API
 # layer (for its widest viewport) each comes from.
@@ -35,6 +36,7 @@ class MapSettings:
     zoom: int = 15
     tile_url: str = ""
     tile_attribution: str = ""
+    tile_subdomains: str = "abc"
     layer_names: dict[str, str] = field(default_factory=dict)
     # Client-side settings handed to Gridwalk.attach (API root, texts, CSRF token …).
     client: dict[str, Any] = field(default_factory=dict)
@@ -85,7 +87,7 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
     if settings.tile_url:
         folium.TileLayer(
             settings.tile_url, attr=settings.tile_attribution or " ", name=settings.layer_names.get("basemap"),
-            max_zoom=20, max_native_zoom=18,
+            max_zoom=20, max_native_zoom=18, subdomains=settings.tile_subdomains,
         ).add_to(m)
 
     layers: dict[str, Any] = {}
@@ -130,7 +132,12 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
         Element(f'<link rel="icon" href="{escape(static("icon.svg"))}" type="image/svg+xml">'), name="icon"
     )
     figure.html.add_child(Element(settings.chrome_html), name="chrome")
-    return figure.render()
+    return _render(figure)
+
+
+def _render(figure: Any) -> str:
+    # Folium's page template has no lang attribute; ours say which language they speak.
+    return figure.render().replace("<html>", f'<html lang="{html_lang()}">', 1)
 
 
 STATUS_COLOURS = {"reported": "#e74c3c", "meeting": "#f39c12", "resolved": "#2e86c1", "referred": "#8e44ad",
@@ -169,4 +176,4 @@ def build_patrol_page(patrol: dict[str, Any], grid: dict[str, Any] | None, chrom
     figure.header.add_child(Element(f'<link rel="stylesheet" href="{escape(static("css/gridwalk.css"))}">'),
                             name="css")
     figure.html.add_child(Element(chrome_html), name="chrome")
-    return figure.render()
+    return _render(figure)

@@ -199,6 +199,7 @@ def index() -> str:
         center=tuple(config["MAP_CENTER"]),  # type: ignore[arg-type]
         tile_url=config["TILE_URL"],
         tile_attribution=config["TILE_ATTRIBUTION"],
+        tile_subdomains=config["TILE_SUBDOMAINS"],
         layer_names=layer_names,
         client={
             "api": url_for("api.lookup").rsplit("/", 1)[0],

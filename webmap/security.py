@@ -26,14 +26,22 @@ def with_nonces(html: str) -> str:
 
 
 def tile_source(tile_url: str) -> str:
-    """The CSP source for a tile URL template: scheme and host, {s} subdomains as *."""
+    """The CSP source for a tile URL template: scheme and host. A host label holding {s}
+    (t{s}.tianditu.gov.cn) becomes a wildcard for everything left of the labels after it,
+    the only wildcard CSP knows (https://*.tianditu.gov.cn)."""
     if not tile_url:
         return ""
     parts = urlsplit(tile_url.replace("{s}", "subdomain"))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
-    host = parts.netloc.replace("subdomain", "*")
-    return f"{parts.scheme}://{host}"
+    labels = parts.netloc.split(".")
+    marked = [i for i, label in enumerate(labels) if "subdomain" in label]
+    if marked:
+        rest = labels[marked[-1] + 1:]
+        if len(rest) < 2:  # *.cn would allow a whole country: no tiles rather than that
+            return ""
+        return f"{parts.scheme}://*." + ".".join(rest)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _headers(response: Response) -> Response:

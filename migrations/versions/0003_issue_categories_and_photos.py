@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('code')
     )
     # The categories patrols use today; administrators change the list afterwards.
-    categories = sa.table("issue_categories", sa.column("code"), sa.column("name"), sa.column("position"))
+    categories = sa.table("issue_categories", sa.column("code", sa.String), sa.column("name", sa.String),
+                          sa.column("position", sa.SmallInteger))
     op.bulk_insert(categories, [
         {"code": name, "name": name, "position": position}
         for position, name in enumerate(

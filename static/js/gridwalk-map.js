@@ -220,8 +220,16 @@
       return el("span", { class: "gw-person" },
         el("strong", { text: p.name }),
         p.title ? el("span", { class: "gw-muted", text: " " + p.title }) : null,
-        p.phone ? el("a", { class: "gw-call", href: "tel:" + p.phone.replace(/[^\d+]/g, ""),
-          text: p.phone, "aria-label": T.call + " " + p.name }) : null);
+        callLink(p.phone, p.name));
+    }
+
+    // A phone as a tap-to-call link; a masked one (138****1234, outside the user's area)
+    // is only text: dialling its digits would call a stranger.
+    function callLink(phone, name) {
+      if (!phone) return null;
+      if (phone.indexOf("*") >= 0) return el("span", { class: "gw-phone-masked", text: phone });
+      return el("a", { class: "gw-call", href: "tel:" + phone.replace(/[^\d+]/g, ""),
+        text: phone, "aria-label": T.call + " " + name });
     }
 
     function assignmentItem(a) {

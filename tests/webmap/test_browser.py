@@ -130,6 +130,21 @@ def test_clicking_a_building_shows_who_is_responsible_for_it(browser, live_serve
     context.close()
 
 
+def test_a_masked_phone_is_not_a_link_that_would_call_a_stranger(browser, live_server, responsible_building):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "viewer")
+    b = responsible_building
+    tap_at(page, b["lon"], b["lat"])
+    panel = page.locator("#gw-panel")
+    panel.locator(f"[data-building-id='{b['id']}']").wait_for()
+    masked = b["phone"][:3] + "****" + b["phone"][-4:]
+    assert masked in panel.inner_text()
+    assert b["phone"] not in panel.inner_text()
+    assert panel.locator("a[href^='tel:']").count() == 0
+    context.close()
+
+
 def test_the_map_page_requests_nothing_outside_this_server(browser, live_server, responsible_building):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

@@ -38,6 +38,14 @@ def test_no_basemap_unless_configured(logged_in, world, app):
     assert "https://tiles.example.cn/{z}/{x}/{y}.png" in logged_in.get("/").get_data(as_text=True)
 
 
+def test_a_tianditu_basemap_asks_its_own_servers(logged_in, world, app):
+    app.config["TILE_URL"] = "https://t{s}.tianditu.gov.cn/vec_w/wmts?tk=KEY&TILECOL={x}&TILEROW={y}&TILEMATRIX={z}"
+    app.config["TILE_SUBDOMAINS"] = "01234567"
+    response = logged_in.get("/")
+    assert '"subdomains": "01234567"' in response.get_data(as_text=True)
+    assert "https://*.tianditu.gov.cn" in response.headers["Content-Security-Policy"]
+
+
 def test_the_page_does_not_grow_with_the_number_of_buildings(logged_in, world, session):
     before = len(logged_in.get("/").data)
     session.add_all(
@@ -54,10 +62,12 @@ def test_the_page_does_not_grow_with_the_number_of_buildings(logged_in, world, s
 
 def test_the_page_speaks_chinese_by_default_and_english_on_request(logged_in, world):
     page = logged_in.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page  # Chinese glyphs, not Japanese ones
     for text in ("网格通", "社区", "网格", "小区", "楼栋", "图例", "退出登录", "已超期"):
         assert text in page, text
     english = logged_in.get("/?lang=en").get_data(as_text=True)
     assert "Log out" in english and "Legend" in english
+    assert '<html lang="en">' in english
     assert "Log out" in logged_in.get("/").get_data(as_text=True)  # the choice sticks
 
 

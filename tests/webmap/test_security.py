@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from webmap.security import tile_source
+
 
 def test_pages_carry_a_strict_content_security_policy(logged_in, world):
     response = logged_in.get("/")
@@ -30,6 +34,16 @@ def test_the_policy_allows_the_configured_tile_host_only(logged_in, world, app):
     app.config["TILE_URL"] = "https://{s}.tiles.example.cn/{z}/{x}/{y}.png"
     policy = logged_in.get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' data: blob: https://*.tiles.example.cn" in policy
+
+
+@pytest.mark.parametrize("url, source", [
+    ("https://t{s}.tianditu.gov.cn/img_w/wmts?TILECOL={x}", "https://*.tianditu.gov.cn"),
+    ("http://tiles.intranet:8080/{z}/{x}/{y}.png", "http://tiles.intranet:8080"),
+    ("https://{s}.cn/{z}/{x}/{y}.png", ""),  # never a whole top-level domain
+    ("javascript:alert(1)//{z}", ""),
+])
+def test_the_tile_host_becomes_a_source_a_browser_accepts(url, source):
+    assert tile_source(url) == source
 
 
 def test_api_answers_and_the_login_page_have_the_headers_too(client, logged_in, world):
