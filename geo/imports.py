@@ -13,6 +13,7 @@ UPDATE. 100k buildings cost about 250 round trips, not 100k.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -57,6 +58,10 @@ CHUNK_SIZE = 2000
 # fails both.
 OUTSIDE_PARENT_SHARE = 0.01
 OUTSIDE_PARENT_METRES = 20
+# Buildings belong to a compound, or to the grid when they stand in no compound.
+BUILDING_AREA_LEVELS = ("compound", "grid")
+# The source id of a building imported without one: a digest of its footprint follows.
+SHAPE_KEY = "shape:"
 # A degree of latitude; a degree of longitude is shorter (96 km at 宣恩), so the strip is at
 # most 20 m wide whichever way it faces.
 METRES_PER_DEGREE = 111_320
@@ -186,7 +191,9 @@ class _Candidate:
 
     @property
     def label(self) -> str:
-        return self.key if self.key is not None else _index_label(self.index)
+        if self.key is None or self.key.startswith(SHAPE_KEY):
+            return _index_label(self.index)
+        return self.key
 
 
 def _index_label(index: int) -> str:
@@ -299,8 +306,9 @@ class _FileImport:
     already seen, so that an id used twice is imported once (its first feature) and
     reported for the others."""
 
-    def __init__(self, session: Session, *, datum: str, **options: Any) -> None:
+    def __init__(self, session: Session, *, datum: str, shape_keys: bool = False, **options: Any) -> None:
         self.started = time.monotonic()
+        self.shape_keys = shape_keys
         self.report = ImportReport()
         self.session = session
         self.datum = datum
@@ -322,10 +330,16 @@ class _FileImport:
         candidates = []
         for candidate in checked:
             index = candidate.index
+            if candidate.key is None and self.shape_keys:
+                # No id: the footprint itself is the id, so the same file imported again
+                # updates its buildings instead of adding them twice.
+                candidate.key = SHAPE_KEY + hashlib.sha256(candidate.wkb).hexdigest()[:32]
             if candidate.key is not None:
                 first = self.first_seen.setdefault(candidate.key, index)
                 if first != index:
                     self.reject(candidate, BadRequest(
+                        N_("the same footprint appears again in this file (first as feature #%(first)s); "
+                           "only the first is imported") if candidate.key.startswith(SHAPE_KEY) else
                         N_("its id is used again in this file (first by feature #%(first)s); "
                            "only the first is imported"),
                         first=first + 1,
@@ -401,8 +415,8 @@ def _invalid_in_postgis(session: Session, wkbs: list[bytes]) -> dict[int, str]:
     return {n - 1: reason for n, reason in rows}
 
 
-def _areas_at(session: Session, shapes: Sequence[BaseGeometry], level: str | None) -> list[int | None]:
-    """For each shape, the innermost area (of `level`, if given) covering its representative
+def _areas_at(session: Session, shapes: Sequence[BaseGeometry], levels: Sequence[str]) -> list[int | None]:
+    """For each shape, the innermost area (of one of `levels`) covering its representative
     point (GEOS's point on surface, the same as ST_PointOnSurface), or None. One query,
     one GiST lookup per shape."""
     if not shapes:
@@ -417,9 +431,7 @@ def _areas_at(session: Session, shapes: Sequence[BaseGeometry], level: str | Non
         .render_derived()
     )
     point = func.ST_SetSRID(func.ST_MakePoint(staged.c.x, staged.c.y), geometry.SRID)
-    covering = select(Area.id).where(func.ST_Covers(Area.geom, point))
-    if level is not None:
-        covering = covering.where(Area.level == level)
+    covering = select(Area.id).where(func.ST_Covers(Area.geom, point), Area.level.in_(levels))
     # Of overlapping areas, the innermost level, then the smallest, wins.
     innermost = (
         covering.order_by(AREA_DEPTH.desc(), func.ST_Area(Area.geom), Area.id).limit(1).scalar_subquery()
@@ -546,7 +558,7 @@ def import_areas(
             if given_parent is not None:
                 area_ids: list[int | None] = [given_parent.id] * len(candidates)
             else:
-                area_ids = _areas_at(session, [c.geom for c in candidates], parent_level)
+                area_ids = _areas_at(session, [c.geom for c in candidates], (parent_level,))
             for c, area_id in zip(candidates, area_ids, strict=True):
                 c.area_id = area_id
             candidates = _inside_parents(run, parents, candidates, parent_level)
@@ -689,18 +701,21 @@ def import_buildings(
     datum: str = "wgs84",
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import the features as buildings, each attached to the innermost area (compound,
-    else grid, else whatever level is there) covering its representative point.
+    """Import the features as buildings, each attached to the compound, else the grid,
+    covering its representative point; it may stick out of that area by no more than 1 % of
+    its area or 20 m. A building in no compound or grid is rejected.
 
-    A building's source id is its `id_field` property (else its feature id); buildings with
-    one are matched to earlier imports by it and updated, those without are always added.
-    A building in no area at all is rejected.
+    A building's source id is its `id_field` property (else its feature id); without one,
+    a digest of its footprint stands in (SHAPE_KEY…), so that importing the same file again
+    updates rather than duplicates. Buildings are matched to earlier imports by it.
     """
     _start(session, datum)
+    parents = _ParentShapes(session)
     run = _FileImport(
         session,
         id_field=id_field,
         id_required=False,
+        shape_keys=True,
         key_length=_length(Building.__table__.c.source_id),
         name_field=name_field,
         name_length=_length(Building.__table__.c.name),
@@ -709,14 +724,15 @@ def import_buildings(
     total = len(features)
     for start in _chunks(features):
         candidates = run.check(features[start:start + CHUNK_SIZE], start)
+        area_ids = _areas_at(session, [c.geom for c in candidates], BUILDING_AREA_LEVELS)
         placed = []
-        area_ids = _areas_at(session, [c.geom for c in candidates], None)
         for c, area_id in zip(candidates, area_ids, strict=True):
             if area_id is None:
-                run.reject(c, BadRequest(N_("outside every imported area — import the areas first")))
+                run.reject(c, BadRequest(N_("no compound or grid covers it — import the grids (and compounds) first")))
                 continue
             c.area_id = area_id
             placed.append(c)
+        placed = _inside_parents(run, parents, placed, "grid")
         source_ids = [c.key for c in placed if c.key is not None]
         if source_ids:
             existing = {

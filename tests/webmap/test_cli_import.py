@@ -93,7 +93,7 @@ def test_import_buildings(app: Any, session: Session, world: World, tmp_path: Pa
 
     assert result.exit_code == 0, result.output
     assert "接受 2 个（新增 1，更新 1），拒绝 1 个" in result.stdout
-    assert "拒绝 B-far：不在任何已导入的区域内——请先导入区域" in result.stderr
+    assert "拒绝 B-far：没有小区或网格覆盖它——请先导入网格（和小区）" in result.stderr
     area_of = dict(session.execute(select(Building.source_id, Building.area_id)).all())
     assert area_of == {"B-1": world.compound.id, "B-2": world.grid_east.id, "DM-1": world.other_grid.id}
 
