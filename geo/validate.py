@@ -62,6 +62,9 @@ class Fields:
         if not isinstance(value, str):
             raise BadRequest(N_("%(field)s must be text"), field=name)
         value = unicodedata.normalize("NFC", value.strip())
+        if multiline:
+            # Browsers send a form's and a FormData's line breaks as CRLF: one break each.
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
         if len(value) > max_length:
             raise BadRequest(N_("%(field)s has at most %(n)s characters"), field=name, n=max_length)
         for char in value:

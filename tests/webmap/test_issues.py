@@ -366,6 +366,16 @@ def test_a_phone_jpeg_with_several_pictures_is_a_photo(officer, world):
     assert response.status_code == 201, response.data
 
 
+def test_a_report_with_photos_keeps_its_line_breaks(officer, world, session):
+    """A phone sends FormData, whose line breaks the browser writes as CRLF."""
+    response = post_form(officer, "/api/v1/issues", {
+        "lon": "109.4745", "lat": "29.9845", "category": "环境卫生", "description": "楼道堆物\r\n影响通行\r",
+        "photos": (io.BytesIO(jpeg(size=(400, 300))), "a.jpg"),
+    })
+    assert response.status_code == 201, response.data
+    assert response.get_json()["description"] == "楼道堆物\n影响通行"
+
+
 def test_a_form_with_no_file_chosen_is_no_photo(officer, world):
     response = post_form(officer, "/api/v1/issues", {"lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
                                                      "photos": (io.BytesIO(b""), "")})
