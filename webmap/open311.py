@@ -47,13 +47,22 @@ def _when(fields: Fields, name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
+def _status(fields: Fields) -> bool | None:
+    """The status filter: open, closed, or both as the spec's comma list (no filter)."""
+    raw = fields.text("status", max_length=40)
+    wanted = {part.strip() for part in raw.split(",") if part.strip()}
+    if wanted - {"open", "closed"}:
+        raise BadRequest(N_("%(field)s must be one of: %(choices)s"), field="status", choices="open, closed")
+    return None if len(wanted) != 1 else wanted == {"closed"}
+
+
 def _requests(ids: list[int] | None, fields: Fields | None) -> list[dict[str, Any]]:
     """Issues as Open311 service requests (status open or closed)."""
     criteria: dict[str, Any] = {}
     if fields is not None:
         criteria = {
             "category": fields.text("service_code", max_length=32) or None,
-            "closed": {"open": False, "closed": True}.get(fields.choice("status", ("open", "closed")) or ""),
+            "closed": _status(fields),
             "start": _when(fields, "start_date"),
             "end": _when(fields, "end_date"),
         }
@@ -88,10 +97,11 @@ def requests_list() -> Response:
     args = {k: v for k, v in request.args.items() if k != "api_key"}
     fields = Fields(args, ("service_request_id", "service_code", "start_date", "end_date", "status", "jurisdiction_id"))
     raw_ids = fields.text("service_request_id", max_length=2000)
-    ids = None
     if raw_ids:
+        # The spec: with service_request_id, every other parameter is ignored.
         ids = [Fields({"id": part}, ("id",)).integer("id", required=True) or 0 for part in raw_ids.split(",")]
-    return jsonify(_requests(ids, fields))
+        return jsonify(_requests(ids, None))
+    return jsonify(_requests(None, fields))
 
 
 @bp.get("/requests/<int:request_id>.json")
@@ -102,12 +112,17 @@ def request_one(request_id: int) -> Response:
 
 @bp.post("/requests.json")
 def create_request() -> tuple[Response, int]:
+    # What the spec lets a client send that we do not keep (who is reporting is the token's
+    # user; no service has attributes) is accepted and left aside.
     form = {k: v for k, v in request.form.items()
             if k not in ("api_key", "jurisdiction_id", "address_string", "email", "first_name", "last_name",
-                         "phone", "device_id", "account_id", "address_id", "media_url")}
+                         "phone", "device_id", "account_id", "address_id", "media_url")
+            and not k.startswith("attribute[")}
     fields = Fields(form, ("service_code", "lat", "long", "description"))
     body = {"category": fields.text("service_code", max_length=32, required=True),
-            "lat": form.get("lat"), "lon": form.get("long"),
+            # Named as the spec names them when missing; the domain checks the numbers.
+            "lat": fields.text("lat", max_length=40, required=True),
+            "lon": fields.text("long", max_length=40, required=True),
             "description": fields.text("description", max_length=issues_domain.DESCRIPTION_MAX, multiline=True)}
     filed = issues_domain.report(db.session(), scope(), body)
     db.session().commit()

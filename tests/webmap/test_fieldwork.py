@@ -4,6 +4,7 @@ stepping on one issue at the very same time."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import threading
@@ -163,6 +164,35 @@ def test_open311_services_and_requests(app, officer, world, session, role_users)
     closed = client.get(f"/open311/v2/requests.json?api_key={token}&status=closed").get_json()
     assert [r["service_request_id"] for r in closed] == [receipt["service_request_id"]]
     assert client.get(f"/open311/v2/requests.json?api_key={token}&status=open").get_json() == []
+    both = client.get(f"/open311/v2/requests.json?api_key={token}&status=open,closed").get_json()
+    assert [r["service_request_id"] for r in both] == [receipt["service_request_id"]]
+
+
+def test_open311_a_request_asked_for_by_id_is_found_however_old(app, officer, world, session, role_users):
+    from geo import accounts
+
+    _, token = accounts.create_token(session, role_users["grid"])
+    client = app.test_client()
+    created = client.post("/open311/v2/requests.json", data={
+        "api_key": token, "service_code": "绿化", "lat": "29.9845", "long": "109.4745",
+        "description": "树枝\r\n压线", "attribute[size]": "large"})
+    assert created.status_code == 201, created.data
+    request_id = created.get_json()[0]["service_request_id"]
+    issue = session.get(Issue, int(request_id))
+    issue.reported_at -= dt.timedelta(days=400)  # older than the list's default window
+    session.flush()
+    listed = client.get(f"/open311/v2/requests.json?api_key={token}&status=closed&service_request_id={request_id}")
+    assert [r["service_request_id"] for r in listed.get_json()] == [request_id]
+    assert client.get(f"/open311/v2/requests.json?api_key={token}").get_json() == []
+
+
+def test_open311_names_a_missing_long_as_the_spec_does(app, session, role_users, world):
+    from geo import accounts
+
+    _, token = accounts.create_token(session, role_users["grid"])
+    response = app.test_client().post("/open311/v2/requests.json",
+                                      data={"api_key": token, "service_code": "绿化", "lat": "29.98"})
+    assert response.status_code == 400 and "long" in response.get_json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
