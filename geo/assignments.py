@@ -166,8 +166,8 @@ def _target(session: Session, fields: Fields, kind: str) -> tuple[dict[str, int]
         level, area_id = "household", household.building.area_id
     if level not in KIND_TARGETS[kind]:
         raise BadRequest(
-            N_("a %(kind)s assignment is for a %(allowed)s, not a %(level)s"),
-            code="wrong_target", kind=kind, allowed=" / ".join(sorted(KIND_TARGETS[kind])), level=level,
+            N_("a %(assignment_kind)s assignment is for a %(target_levels)s, not a %(target_level)s"),
+            code="wrong_target", assignment_kind=kind, target_levels=sorted(KIND_TARGETS[kind]), target_level=level,
         )
     return {column: target_id}, area_id
 
@@ -176,7 +176,8 @@ def create(session: Session, scope: Scope, body: Any) -> Assignment:
     fields = Fields(body, FIELDS)
     kind = fields.choice("kind", ASSIGNMENT_KINDS, required=True) or ""
     if kind in COUNTY_DECIDES and not scope.county_wide:
-        raise Forbidden(N_("the county decides who answers for a community (%(kind)s)"), kind=kind)
+        raise Forbidden(N_("the county decides who answers for a community (%(assignment_kind)s)"),
+                        assignment_kind=kind)
     target, area_id = _target(session, fields, kind)
     scope.require_area(session, area_id, manage=True)
     unit_id, person_id = fields.integer("unit_id"), fields.integer("person_id")
@@ -202,7 +203,8 @@ def create(session: Session, scope: Scope, body: Any) -> Assignment:
 def _editable(session: Session, scope: Scope, assignment_id: int, fields: Fields) -> Assignment:
     assignment = one(session, scope, assignment_id)
     if assignment.kind in COUNTY_DECIDES and not scope.county_wide:
-        raise Forbidden(N_("the county decides who answers for a community (%(kind)s)"), kind=assignment.kind)
+        raise Forbidden(N_("the county decides who answers for a community (%(assignment_kind)s)"),
+                        assignment_kind=assignment.kind)
     (_, area_id), = _areas_of(session, [assignment])
     scope.require_area(session, area_id, manage=True)
     check_version(assignment, fields)

@@ -431,8 +431,9 @@ def step(
     sources, target = STEPS[kind]
     if issue.status not in sources:
         raise Conflict(
-            N_("an issue that is %(status)s cannot take the step %(kind)s"),
-            code="step_not_allowed", status=issue.status, kind=kind,
+            N_("an issue that is %(issue_status)s cannot take the step %(issue_step)s (possible now: %(issue_steps)s)"),
+            code="step_not_allowed", issue_status=issue.status, issue_step=kind,
+            issue_steps=[k for k, (sources, _) in STEPS.items() if issue.status in sources and k != "comment"],
         )
     note = fields.text("note", max_length=NOTE_MAX, multiline=True)
     data: dict[str, Any] = {}

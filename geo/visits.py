@@ -246,8 +246,8 @@ def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any
     check_version(wish, fields)
     sources, target = WISH_STEPS[step]
     if wish.status not in sources:
-        raise Conflict(N_("a wish that is %(status)s cannot be %(step)s"), code="step_not_allowed",
-                       status=wish.status, step=step)
+        raise Conflict(N_("a wish that is %(wish_status)s cannot take the step %(wish_step)s"),
+                       code="step_not_allowed", wish_status=wish.status, wish_step=step)
     today = county_today(session)
     if step == "claim":
         unit_id = fields.integer("unit_id")

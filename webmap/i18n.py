@@ -10,6 +10,7 @@ from flask import Flask, current_app, has_request_context, request, session, url
 from flask_babel import Babel, get_locale, gettext
 
 from geo.errors import GridwalkError
+from webmap.names import code_names
 
 
 def select_locale() -> str:
@@ -60,4 +61,17 @@ def here(**changes: object) -> str:
 def message(error: GridwalkError) -> str:
     """The error's message in the request's language, its placeholders filled in."""
     text = gettext(error.message)
-    return text % error.params if error.params else text
+    if not error.params:
+        return text
+    return text % {key: _named(key, value) for key, value in error.params.items()}
+
+
+def _named(key: str, value: object) -> object:
+    # Domain codes (an issue's status, a step …) are shown by their names, a list of them
+    # as a list; anything else as it is.
+    names = code_names(key)
+    if not names:
+        return value
+    if isinstance(value, list | tuple):
+        return gettext(", ").join(names.get(str(v), str(v)) for v in value)
+    return names.get(str(value), value)

@@ -58,6 +58,35 @@ def step_names() -> dict[str, str]:
     }
 
 
+def wish_step_names() -> dict[str, str]:
+    return {
+        "claim": _("Claim"),
+        "fulfil": _("Mark fulfilled"),
+        "withdraw": _("Withdraw"),
+        "rate": _("Record rating"),
+    }
+
+
+def target_names() -> dict[str, str]:
+    """What an assignment can be for."""
+    return {**level_names(), "building": _("Building"), "household": _("Household")}
+
+
+def code_names(param: str) -> dict[str, str]:
+    """The names for an error message's parameter that holds a domain code, by the
+    parameter's name (issue_status, wish_step …); empty for any other parameter."""
+    return {
+        "issue_status": status_names,
+        "issue_step": step_names,
+        "issue_steps": step_names,
+        "wish_status": wish_status_names,
+        "wish_step": wish_step_names,
+        "assignment_kind": kind_names,
+        "target_level": target_names,
+        "target_levels": target_names,
+    }.get(param, dict)()
+
+
 def event_names() -> dict[str, str]:
     """The steps as they stand in an issue's timeline."""
     return {

@@ -52,7 +52,7 @@ def _status(fields: Fields) -> bool | None:
     raw = fields.text("status", max_length=40)
     wanted = {part.strip() for part in raw.split(",") if part.strip()}
     if wanted - {"open", "closed"}:
-        raise BadRequest(N_("%(field)s must be one of: %(choices)s"), field="status", choices="open, closed")
+        raise BadRequest(N_("%(field)s must be one of %(choices)s"), field="status", choices="open, closed")
     return None if len(wanted) != 1 else wanted == {"closed"}
 
 
