@@ -511,6 +511,9 @@ def photo(session: Session, scope: Scope, issue_id: int, photo_id: int, display:
 
 SORTS = {"reported_at": Issue.reported_at, "deadline": Issue.deadline, "status": Issue.status,
          "category": Issue.category, "id": Issue.id}
+# The map's order: overdue first, then the nearest deadline, then the newest, so that a
+# layer cut at its limit drops the least pressing issues, never an overdue one.
+URGENCY = "urgency"
 LIST_FIELDS = ("status", "category", "unit_id", "area_id", "since", "until", "overdue", "sort", "order",
                "page", "q", "lang")
 
@@ -546,7 +549,7 @@ class Filters:
             since=since,
             until=until,
             overdue_only=fields.boolean("overdue"),
-            sort=fields.choice("sort", tuple(SORTS)) or "reported_at",
+            sort=fields.choice("sort", (*SORTS, URGENCY)) or "reported_at",
             descending=(fields.choice("order", ("asc", "desc")) or "desc") == "desc",
         )
 
@@ -568,6 +571,9 @@ class Filters:
             stmt = stmt.where(Issue.reported_at < self.until + dt.timedelta(days=1))
         if self.overdue_only:
             stmt = stmt.where(overdue())
+        if self.sort == URGENCY:
+            return stmt.order_by(func.coalesce(overdue(), False).desc(), Issue.deadline.asc().nulls_last(),
+                                 Issue.reported_at.desc(), Issue.id.desc())
         column = SORTS[self.sort]
         order = column.desc().nulls_last() if self.descending else column.asc().nulls_last()
         return stmt.order_by(order, Issue.id.desc())

@@ -54,6 +54,7 @@ def _client_texts() -> dict[str, Any]:
         "close": _("Close"),
         "zoomIn": _("Zoom in to see buildings"),
         "tooMany": _("Showing the first {n}; zoom in for all"),
+        "tooManyIssues": _("Showing the {n} most pressing issues (overdue first); zoom in for all"),
         "locate": _("Show my location"),
         "unnamed": _("(no name)"),
         "levels": level_names(),

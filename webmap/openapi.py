@@ -254,7 +254,8 @@ def spec() -> J:
                 BBOX, _param("category", STRING), _param("unit_id", INTEGER),
                 _param("area_id", INTEGER, text="this area and everything under it"), _param("since", DATE),
                 _param("until", DATE), _param("overdue", BOOLEAN),
-                _param("sort", {"enum": ["reported_at", "deadline", "status", "category", "id"]}),
+                _param("sort", {"enum": ["reported_at", "deadline", "status", "category", "id", "urgency"]},
+                       text="urgency: overdue first, then the nearest deadline, then the newest (the map's order)"),
                 _param("order", {"enum": ["asc", "desc"]}), LIMIT, _param("offset", INTEGER)]),
             "post": {**_retry_safe(_op("Report an issue; routed by its location. JSON, or multipart with up to 3 "
                                        "photos. A client_id already used answers 200 with the first issue.",

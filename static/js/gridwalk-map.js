@@ -119,6 +119,7 @@
       });
       var marker = L.marker(latlng, { icon: icon, title: p.category + " · " + (T.statuses[p.status] || p.status) });
       marker.issueId = feature.id;
+      marker.overdue = !!p.overdue;
       // A tap on an issue opens its timeline in the panel (gridwalk-field.js).
       marker.on("click", function (e) {
         L.DomEvent.stopPropagation(e);
@@ -141,8 +142,9 @@
       } else {
         group.addLayer(L.geoJSON(data, { style: STYLES[key], interactive: false }));
       }
-      if (key === "buildings") {
-        showHint(data.truncated ? fill(T.tooMany, { n: data.numberReturned }) : "");
+      if (key === "buildings" || key === "issues") {
+        showHint(key, data.truncated ? fill(key === "issues" ? T.tooManyIssues : T.tooMany,
+                                            { n: data.numberReturned }) : "");
       }
       if (key === "grids") gridChoices(data.features);
     }
@@ -165,9 +167,29 @@
       select.value = chosen;
     }
 
-    function showHint(text) {
-      hint.textContent = text;
-      hint.hidden = !text;
+    // One line under the map for what it cannot show: a layer cut at its limit, buildings
+    // needing a closer zoom, a failed load.
+    var hints = {};
+    function showHint(key, text) {
+      hints[key] = text;
+      var shown = Object.keys(hints).map(function (k) { return hints[k]; }).filter(Boolean);
+      hint.textContent = shown.join(" · ");
+      hint.hidden = !shown.length;
+    }
+
+    // A cluster of issues says whether an overdue one is inside, so none hides at a wide zoom.
+    if (layers.issues && layers.issues.options) {
+      layers.issues.options.iconCreateFunction = function (cluster) {
+        var children = cluster.getAllChildMarkers();
+        var count = children.length;
+        var overdue = children.filter(function (m) { return m.overdue; }).length;
+        var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+        return L.divIcon({
+          html: "<div><span>" + count + "</span></div>",
+          className: "marker-cluster marker-cluster-" + size + (overdue ? " gw-cluster-overdue" : ""),
+          iconSize: L.point(40, 40),
+        });
+      };
     }
 
     function refresh() {
@@ -180,7 +202,8 @@
           if (pending[key]) pending[key].abort();  // an answer still on its way must not draw
           group.clearLayers();
           loaded[key] = null;
-          if (key === "buildings") showHint(T.zoomIn);
+          if (key === "buildings") showHint(key, T.zoomIn);
+          if (key === "issues") showHint(key, "");
           return;
         }
         var last = loaded[key];
@@ -196,11 +219,11 @@
         getJSON(api(source + sep + "bbox=" + bboxParam(bounds)), controller.signal)
           .then(function (data) {
             loaded[key] = { bounds: bounds, zoom: zoom };
-            if (hint.textContent === T.failed) showHint("");
+            showHint("failed", "");
             draw(key, data);
           })
           .catch(function (error) {
-            if (error.name !== "AbortError") showHint(T.failed);
+            if (error.name !== "AbortError") showHint("failed", T.failed);
           });
       });
     }
@@ -359,6 +382,7 @@
         });
       }
       if (!params.has("status")) params.set("status", "open");
+      params.set("sort", "urgency");
       return params.toString() + "&";
     }
     function reloadIssues() {

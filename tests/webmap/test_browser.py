@@ -145,6 +145,24 @@ def test_a_masked_phone_is_not_a_link_that_would_call_a_stranger(browser, live_s
     context.close()
 
 
+def test_overdue_issues_stand_out_even_inside_a_cluster(browser, live_server, demo_url, screenshots):
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        overdue = conn.execute(text(
+            "SELECT count(*) FROM issues WHERE deadline < current_date AND status IN ('reported', 'meeting', 'referred')"
+        )).scalar()
+    engine.dispose()
+    assert overdue > 0  # the demo county has some
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "county")
+    page.evaluate("void Gridwalk.map.setView([29.99, 109.478], 14, {animate: false})")
+    page.wait_for_load_state("networkidle")
+    page.locator(".gw-cluster-overdue").first.wait_for()
+    page.screenshot(path=str(screenshots / "phone-clusters-overdue.png"))
+    context.close()
+
+
 def test_the_map_page_requests_nothing_outside_this_server(browser, live_server, responsible_building):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

@@ -273,6 +273,21 @@ def test_overdue_issues_are_marked(officer, world, session):
     assert [f["id"] for f in features] == [iid]
 
 
+def test_a_map_cut_at_its_limit_keeps_the_overdue_issues(officer, world, session):
+    """The map asks for the most pressing issues first: when the view holds more than the
+    limit, the ones left out are never the overdue ones."""
+    late = report(officer).get_json()["id"]
+    soon = report(officer).get_json()["id"]
+    newest = report(officer).get_json()["id"]
+    session.execute(text("UPDATE issues SET deadline = current_date - 3 WHERE id = :i"), {"i": late})
+    session.execute(text("UPDATE issues SET deadline = current_date + 2 WHERE id = :i"), {"i": soon})
+    newest_first = officer.get("/api/v1/issues?status=open&limit=2").get_json()
+    assert late not in [f["id"] for f in newest_first["features"]]
+    pressing = officer.get("/api/v1/issues?status=open&sort=urgency&limit=2").get_json()
+    assert [f["id"] for f in pressing["features"]] == [late, soon] and pressing["truncated"] is True
+    assert newest not in [f["id"] for f in pressing["features"]]
+
+
 # --- photos -------------------------------------------------------------------------------
 
 
