@@ -143,7 +143,12 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
         select(IssueEvent).where(IssueEvent.issue_id == issue.id).order_by(IssueEvent.at, IssueEvent.id)
     ).all()
     photos = session.execute(
-        select(IssuePhoto.id, IssuePhoto.event_id, IssuePhoto.taken_at, IssuePhoto.width, IssuePhoto.height)
+        select(IssuePhoto.id, IssuePhoto.event_id, IssuePhoto.taken_at,
+               func.ST_X(IssuePhoto.geom).label("lon"), func.ST_Y(IssuePhoto.geom).label("lat"),
+               # How far from the issue the photo was taken (from its EXIF position), in metres.
+               func.round(func.ST_Distance(cast(IssuePhoto.geom, Geography(srid=SRID)),
+                                           cast(Issue.geom, Geography(srid=SRID)))).label("metres"))
+        .join(Issue, Issue.id == IssuePhoto.issue_id)
         .where(IssuePhoto.issue_id == issue.id).order_by(IssuePhoto.id)
     ).all()
     names = _names(session, events, issue)
@@ -169,7 +174,9 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
         "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
         "routed_to": _routed_to(session, events, personal),
         "events": [_event_data(e, names, photos, personal) for e in events],
-        "photos": [{"id": p.id, "event_id": p.event_id} for p in photos],
+        "photos": [{"id": p.id, "event_id": p.event_id, "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+                    "lon": p.lon, "lat": p.lat, "metres": int(p.metres) if p.metres is not None else None}
+                   for p in photos],
         "version": issue.version,
         "allowed": allowed_steps(session, scope, issue),
     }

@@ -145,6 +145,8 @@ def _field_texts() -> dict[str, Any]:
         "note": _("Note"),
         "whatWasDone": _("What was done"),
         "afterPhotos": _("Photos after the work"),
+        "takenAt": _("taken {at}"),
+        "takenFrom": _("{m} m from the issue"),
         "startPatrol": _("Start patrol"),
         "endPatrol": _("End patrol"),
         "patrol": _("patrol"),

@@ -96,7 +96,10 @@ SCHEMAS: J = {
             id=INTEGER, kind=STRING, at=DATETIME, by=nullable(STRING), unit=nullable(ref("UnitRef")),
             note=STRING, data={"type": "object"}, lon=nullable(NUMBER), lat=nullable(NUMBER),
             photo_ids={"type": "array", "items": INTEGER})},
-        photos={"type": "array", "items": obj(id=INTEGER, event_id=nullable(INTEGER))},
+        photos={"type": "array", "items": obj(
+            ["id", "event_id", "taken_at", "lon", "lat", "metres"],
+            id=INTEGER, event_id=nullable(INTEGER), taken_at=nullable(DATETIME), lon=nullable(NUMBER),
+            lat=nullable(NUMBER), metres=nullable(INTEGER))},
         version=INTEGER, allowed={"type": "array", "items": STRING},
     ),
     "IssueReport": {"type": "object", "additionalProperties": False, "required": ["lon", "lat", "category"],

@@ -435,10 +435,17 @@
       });
     }
 
-    function photoImage(issueId, photoId) {
-      var url = ctx.api("issues/" + issueId + "/photos/" + photoId);
-      return el("a", { href: url + "?size=original", target: "_blank", rel: "noopener" },
-        el("img", { src: url, alt: "", loading: "lazy" }));
+    // A photo with when and where it was taken, from its EXIF data, when it says.
+    function photoImage(issue, photoId) {
+      var url = ctx.api("issues/" + issue.id + "/photos/" + photoId);
+      var photo = issue.photos.filter(function (p) { return p.id === photoId; })[0] || {};
+      var facts = [];
+      if (photo.taken_at) facts.push(ctx.fill(F.takenAt, { at: photo.taken_at.slice(5, 16).replace("T", " ") }));
+      if (photo.metres !== null && photo.metres !== undefined) facts.push(ctx.fill(F.takenFrom, { m: photo.metres }));
+      return el("figure", { class: "gw-photo" },
+        el("a", { href: url + "?size=original", target: "_blank", rel: "noopener" },
+          el("img", { src: url, alt: "", loading: "lazy" })),
+        facts.length ? el("figcaption", { class: "gw-muted", text: facts.join(" · ") }) : null);
     }
 
     function showIssueData(issue, banner) {
@@ -476,7 +483,7 @@
           e.kind === "refer" && e.unit ? el("p", { text: F.referredTo + ": " + e.unit.name }) : null);
         if (e.photo_ids.length) {
           var strip = el("div", { class: "gw-previews" });
-          e.photo_ids.forEach(function (pid) { strip.appendChild(photoImage(issue.id, pid)); });
+          e.photo_ids.forEach(function (pid) { strip.appendChild(photoImage(issue, pid)); });
           item.appendChild(strip);
         }
         timeline.appendChild(item);

@@ -304,6 +304,11 @@ def test_photos_keep_their_exif_time_and_place_and_get_a_small_copy(officer, wor
     x, y = session.execute(select(func.ST_X(IssuePhoto.geom), func.ST_Y(IssuePhoto.geom))
                            .where(IssuePhoto.id == photo.id)).one()
     assert abs(x - 109.4746) < 1e-5 and abs(y - 29.9846) < 1e-5
+    # The officer sees when and how far from the issue each photo was taken.
+    shown = {p["id"]: p for p in officer.get(f"/api/v1/issues/{issue['id']}").get_json()["photos"]}
+    assert shown[photo.id]["taken_at"].startswith("2026-11-20T")
+    assert 10 <= shown[photo.id]["metres"] <= 20  # 0.0001° east and north of the pin: about 14 m
+    assert [p["taken_at"] for p in shown.values() if p["id"] != photo.id] == [None]
     small = officer.get(f"/api/v1/issues/{issue['id']}/photos/{photo.id}")
     assert small.mimetype == "image/jpeg" and max(Image.open(io.BytesIO(small.data)).size) == 1280
     original = officer.get(f"/api/v1/issues/{issue['id']}/photos/{photo.id}?size=original")
