@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from geo import accounts
 from geo.errors import N_, BadRequest, Conflict, NotFound
@@ -64,6 +64,27 @@ def search(stmt: Select[Any], column: Any, text: str | None) -> Select[Any]:
 
 
 # --- units ------------------------------------------------------------------------------
+
+
+def area_choices(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """The communities and grids the user may read, grids under their community, in name
+    order: what a filter by area offers (names to pick, not ids to type). A community the
+    user only reads a grid of is there as a heading (`readable` false)."""
+    community = aliased(Area)
+    rows = session.execute(
+        select(Area.id, Area.name, Area.level, community.id.label("community_id"),
+               community.name.label("community_name"), scope.reads(community.id).label("readable"))
+        .join(community, community.id == case((Area.level == "grid", Area.parent_id), else_=Area.id))
+        .where(Area.level.in_(("community", "grid")), scope.reads(Area.id))
+        .order_by(community.name, community.id, Area.name, Area.id)
+    ).all()
+    groups: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        group = groups.setdefault(r.community_id, {"id": r.community_id, "name": r.community_name,
+                                                   "readable": bool(r.readable), "grids": []})
+        if r.level == "grid":
+            group["grids"].append({"id": r.id, "name": r.name})
+    return list(groups.values())
 
 
 def unit_data(unit: Unit) -> dict[str, Any]:

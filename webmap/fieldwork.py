@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from geo import directory, issues, patrols, responsibility
+from geo.models import Area
 from geo.validate import Fields
 from webmap import db
 from webmap.assets import static_url
@@ -45,6 +47,18 @@ def _columns() -> list[tuple[str, str]]:
     ]
 
 
+def _area_choices(chosen: int | None) -> list[dict[str, Any]]:
+    """The list filter's areas; one chosen elsewhere (a township from the dashboard) is
+    offered too, so the form keeps it."""
+    areas = directory.area_choices(db.session(), scope())
+    offered = {a["id"] for a in areas if a["readable"]} | {g["id"] for a in areas for g in a["grids"]}
+    if chosen is not None and chosen not in offered:
+        name = db.session().scalar(select(Area.name).where(Area.id == chosen, scope().reads(Area.id)))
+        if name is not None:
+            areas.insert(0, {"id": chosen, "name": name, "readable": True, "grids": []})
+    return areas
+
+
 @bp.get("/issues", endpoint="issues")
 def issues_page() -> str:
     filters = _filters()
@@ -57,7 +71,8 @@ def issues_page() -> str:
         "issues.html", title=_("Issues"), rows=found, total=total, page=page, page_size=PAGE_SIZE,
         filters=filters, args=args, columns=_columns(), status_names=status_names(),
         categories=issues.categories(db.session(), active_only=False),
-        units=directory.all_units(db.session()), sortable=set(issues.SORTS),
+        units=directory.all_units(db.session()), areas=_area_choices(filters.area_id),
+        sortable=set(issues.SORTS),
         tz=ZoneInfo(current_app.config["TIMEZONE"]),
     )
 

@@ -111,6 +111,23 @@ def test_the_issue_list_filters_sorts_and_pages(officer, world, session):
     assert officer.get("/issues?sort=password_hash").status_code == 400
 
 
+def test_the_issue_list_offers_the_users_grids_by_name(app, role_users, world, officer):
+    report(officer, description="西边的问题")
+    report(officer, lon=109.485, lat=29.995, description="东边的问题")
+    community = app.test_client()
+    log_in_as(community, "community-user")
+    page = community.get("/issues").get_data(as_text=True)
+    assert f'<option value="{world.grid_east.id}">文澜二网格</option>' in page
+    assert f'<option value="{world.community.id}">文澜社区（全部）</option>' in page
+    assert "东门一网格" not in page  # another community's grid
+    east = community.get(f"/issues?area_id={world.grid_east.id}").get_data(as_text=True)
+    assert "东边的问题" in east and "西边的问题" not in east
+    assert f'<option value="{world.grid_east.id}" selected>' in east
+    # An area above theirs narrows nothing beyond their own, and is not offered by name.
+    township = community.get(f"/issues?area_id={world.township.id}").get_data(as_text=True)
+    assert "东边的问题" in township and f'<option value="{world.township.id}"' not in township
+
+
 def test_exports_hold_the_filtered_issues_and_defuse_formulas(officer, world):
     report(officer, description="=HYPERLINK(\"http://evil\")")
     report(officer, lon=109.485, lat=29.995, category="绿化", description="第二个")
