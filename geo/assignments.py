@@ -26,7 +26,7 @@ from geo.models import (
     Unit,
 )
 from geo.responsibility import assignment_data, current
-from geo.scope import Scope
+from geo.scope import Scope, subtree
 from geo.validate import Fields, storable_id
 
 # What each of the four layers (四包) may be responsible for.
@@ -58,6 +58,26 @@ def _with_targets(stmt: Select[Any]) -> Select[Any]:
         .outerjoin(Household, Household.id == Assignment.household_id)
         .outerjoin(_HouseholdBuilding, _HouseholdBuilding.id == Household.building_id)
     )
+
+
+def people_in(session: Session, scope: Scope, area_id: int, limit: int = 300) -> list[dict[str, Any]]:
+    """The people who currently answer for something in the area (itself, an area under
+    it, a building or a household there), by name: whom a patrol of it takes along. Names
+    and posts only, no phones."""
+    area = get(session, Area, area_id)
+    scope.require_area(session, area.id)
+    rows = session.execute(
+        _with_targets(
+            select(Person.id, Person.name, Person.title, Unit.name.label("unit"))
+            .join(Assignment, Assignment.person_id == Person.id)
+            .outerjoin(Unit, Unit.id == Person.unit_id)
+        )
+        .where(current(county_today(session)), _target_area().in_(subtree(area.id)))
+        .group_by(Person.id, Person.name, Person.title, Unit.name)
+        .order_by(Person.name, Person.id)
+        .limit(limit)
+    ).all()
+    return [{"id": r.id, "name": r.name, "title": r.title, "unit": r.unit} for r in rows]
 
 
 def data(session: Session, scope: Scope, items: list[Assignment]) -> list[dict[str, Any]]:

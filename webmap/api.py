@@ -123,6 +123,11 @@ def area(area_id: int) -> Any:
     return jsonify(responsibility.area_card(db.session(), area_id, scope()))
 
 
+@bp.get("/areas/<int:area_id>/people")
+def area_people(area_id: int) -> Any:
+    return jsonify(assignments.people_in(db.session(), scope(), area_id))
+
+
 def issue_filters() -> issues_domain.Filters:
     return issues_domain.Filters.read({k: v for k, v in request.args.items() if k in issues_domain.LIST_FIELDS})
 

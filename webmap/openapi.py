@@ -251,6 +251,12 @@ def spec() -> J:
                                       [_param("level", {"enum": list(AREA_LEVELS)}), BBOX, LIMIT])},
         "/areas/{area_id}": {"get": _op("One area with its assignments and the areas above it", ref("AreaCard"),
                                         params=[_id("area_id")], errors=(404,))},
+        "/areas/{area_id}/people": {"get": _op(
+            "The people answering for something in the area (it, an area, building or household under it): "
+            "whom a patrol takes along. Names and posts, no phones.",
+            {"type": "array", "items": obj(["id", "name", "title", "unit"], id=INTEGER, name=STRING, title=STRING,
+                                           unit=nullable(STRING))},
+            params=[_id("area_id")], errors=(403, 404))},
         "/issues": {
             "get": _geojson_op("Issues as points, filtered like the issue list", [
                 _param("status", STRING, text="comma-separated states; 'open' = every state but closed"),

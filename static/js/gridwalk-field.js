@@ -628,23 +628,39 @@
         if (!grid) { ctx.showPanel([el("p", { class: "gw-error", text: F.noGridHere })]); return; }
         var title = el("input", { name: "title", maxlength: "200", value: grid.name + F.patrol });
         var unitsChoice = unitSelect("unit_ids", true);
+        // The members: whoever answers for something in the grid, ticked by the officer.
+        var members = el("fieldset", { class: "gw-members" }, el("legend", { text: F.patrolMembers }));
+        ctx.getJSON(ctx.api("areas/" + grid.id + "/people")).then(function (people) {
+          if (!people.length) members.appendChild(el("p", { class: "gw-muted", text: F.noMembers }));
+          people.forEach(function (p) {
+            var box = el("input", { type: "checkbox", name: "person_ids", value: String(p.id) });
+            if (p.id === cfg.personId) box.checked = true;  // the officer walks too
+            members.appendChild(el("label", { class: "gw-check" }, box, " " + p.name,
+              el("span", { class: "gw-muted", text: " " + [p.unit, p.title].filter(Boolean).join(" ") })));
+          });
+        }, function () { members.appendChild(el("p", { class: "gw-muted", text: F.noMembers })); });
         var message = el("p", { class: "gw-error", hidden: "hidden", role: "alert" });
         var form = el("form", { class: "gw-form gw-patrol-form" },
           el("h2", { text: F.startPatrol + " · " + grid.name }),
           el("label", {}, F.patrolTitle, title),
           el("label", {}, F.patrolUnits, unitsChoice),
+          members,
           message,
           el("div", { class: "gw-buttons" }, el("button", { type: "submit", class: "gw-primary", text: F.startPatrol })));
         form.addEventListener("submit", function (e) {
           e.preventDefault();
           var unitIds = Array.prototype.filter.call(unitsChoice.options, function (o) { return o.selected; })
             .map(function (o) { return +o.value; });
-          post("patrols", { area_id: grid.id, title: title.value, unit_ids: unitIds }).then(function (result) {
-            if (result.status !== 201) { message.textContent = errorText(result); message.hidden = false; return; }
-            savePatrol({ id: result.data.id, area: grid.name, track: [] });
-            follow();
-            ctx.showPanel([el("p", { class: "gw-ok", text: ctx.fill(F.patrolStarted, { grid: grid.name }) })]);
+          var personIds = Array.prototype.map.call(members.querySelectorAll("input:checked"), function (box) {
+            return +box.value;
           });
+          post("patrols", { area_id: grid.id, title: title.value, unit_ids: unitIds, person_ids: personIds })
+            .then(function (result) {
+              if (result.status !== 201) { message.textContent = errorText(result); message.hidden = false; return; }
+              savePatrol({ id: result.data.id, area: grid.name, track: [] });
+              follow();
+              ctx.showPanel([el("p", { class: "gw-ok", text: ctx.fill(F.patrolStarted, { grid: grid.name }) })]);
+            });
         });
         ctx.showPanel([form]);
       }, function () { ctx.showPanel([el("p", { class: "gw-error", text: F.needsNetwork })]); });

@@ -456,6 +456,12 @@ def test_a_patrol_on_a_phone_records_its_route_and_its_issues(browser, live_serv
     start.wait_for()
     start.locator("select[name=unit_ids] option").nth(1).wait_for(state="attached")
     start.locator("select[name=unit_ids]").select_option(index=[0, 1])
+    # The grid's cadres and party members are offered by name; the officer ticks who walks.
+    start.locator("input[name=person_ids]").nth(1).wait_for(state="attached")
+    for box in start.locator("input[name=person_ids]:not(:checked)").all()[:2]:
+        box.check()
+    ticked = start.locator("input[name=person_ids]:checked").count()
+    page.screenshot(path=str(screenshots / "phone-patrol-start.png"))
     start.locator("button[type=submit]").tap()
     page.locator("#gw-panel .gw-ok").wait_for()
     assert page.locator("#gw-patrol").inner_text() == "结束步巡"
@@ -493,11 +499,13 @@ def test_a_patrol_on_a_phone_records_its_route_and_its_issues(browser, live_serv
     with engine.connect() as conn:
         row = conn.execute(text("""
             SELECT p.ended_at IS NOT NULL AS ended, ST_NPoints(p.track) AS points,
-                   (SELECT count(*) FROM patrol_units u WHERE u.patrol_id = p.id) AS units
+                   (SELECT count(*) FROM patrol_units u WHERE u.patrol_id = p.id) AS units,
+                   (SELECT count(*) FROM patrol_members m WHERE m.patrol_id = p.id) AS members
             FROM issues i JOIN patrols p ON p.id = i.patrol_id WHERE i.description = :d
         """), {"d": description}).mappings().one()
     engine.dispose()
     assert row["ended"] and row["points"] >= 2 and row["units"] == 2
+    assert ticked >= 2 and row["members"] == ticked
     context.close()
 
 

@@ -88,6 +88,20 @@ def test_a_bad_track_is_refused(officer, world, track):
     assert response.status_code == 400
 
 
+def test_a_patrol_is_offered_the_people_who_answer_for_its_grid(app, officer, world, role_users):
+    people = officer.get(f"/api/v1/areas/{world.grid_west.id}/people").get_json()
+    # The building's cadre and the household's party member; not the community's county
+    # leader (above the grid), nobody with a phone number.
+    assert [p["name"] for p in people] == sorted(["张三", "李四"])
+    assert people[0]["unit"] == world.unit.name and "phone" not in people[0]
+    assert officer.get(f"/api/v1/areas/{world.community.id}/people").status_code == 403  # above their grid
+    community = app.test_client()
+    log_in_as(community, "community-user")
+    everyone = community.get(f"/api/v1/areas/{world.community.id}/people").get_json()
+    assert {p["name"] for p in everyone} == {"张三", "李四", "王五"}
+    assert community.get(f"/api/v1/areas/{world.other_grid.id}/people").status_code == 403
+
+
 def test_a_viewer_may_not_patrol(app, role_users, world):
     viewer = app.test_client()
     viewer.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(viewer, "viewer-user")
