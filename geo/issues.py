@@ -47,6 +47,8 @@ from geo.validate import Fields, storable_id
 
 DESCRIPTION_MAX = 4000
 NOTE_MAX = 4000
+# How far beyond the county's edge a step's position may lie (degrees, about 500 m).
+STEP_POINT_SLACK = 0.005
 OPEN = ("reported", "meeting", "referred", "resolved")
 # Who works issues (in their area); party members report and comment.
 WORKERS = frozenset({"admin", "county", "township", "community", "grid"})
@@ -280,6 +282,19 @@ def _point(fields: Fields) -> tuple[float, float]:
     return lon, lat
 
 
+def _step_point(session: Session, fields: Fields) -> Any:
+    """Where a step was taken, if the phone said: in the county (or at most about 500 m
+    beyond its edge, for a poor fix), else it is no place this county's work happens."""
+    if "lon" not in fields and "lat" not in fields:
+        return None
+    lon, lat = _point(fields)
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    if not session.scalar(select(func.count()).where(Area.level == "county",
+                                                      func.ST_DWithin(Area.geom, point, STEP_POINT_SLACK))):
+        raise BadRequest(N_("this place is outside the county's mapped areas"), code="outside_county")
+    return to_element(lonlat_point(lon, lat))
+
+
 def report(
     session: Session, scope: Scope, body: Any, files: Sequence[tuple[str, bytes]] = ()
 ) -> Report:
@@ -476,9 +491,7 @@ def step(
     if unit_id is not None:
         issue.unit_id = get(session, Unit, unit_id).id
     pictures = photo_files.read_photos(files)
-    where = None
-    if "lon" in fields or "lat" in fields:
-        where = to_element(lonlat_point(*_point(fields)))
+    where = _step_point(session, fields)
     if target is not None:
         issue.status = target
         issue.closed_at = func.now() if target == "closed" else None
@@ -499,7 +512,7 @@ def _comment(session: Session, scope: Scope, issue: Issue, fields: Fields,
     if not note and not files:
         raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
     pictures = photo_files.read_photos(files)
-    where = to_element(lonlat_point(*_point(fields))) if "lon" in fields or "lat" in fields else None
+    where = _step_point(session, fields)
     event = IssueEvent(issue_id=issue.id, kind="comment", user_id=scope.user_id, unit_id=issue.unit_id,
                        note=note, geom=where)
     session.add(event)

@@ -153,6 +153,8 @@ def _field_texts() -> dict[str, Any]:
         "patrolTitle": _("Name of the patrol"),
         "patrolUnits": _("Units taking part"),
         "patrolMembers": _("Members taking part"),
+        "addNeedsNetwork": _("Adding to an issue needs the network. Submit it as a new report instead: "
+                             "it waits on the phone until the network returns."),
         "noMembers": _("Nobody answers for anything in this grid yet"),
         "patrolStarted": _("Patrol of {grid} started; your route is being recorded."),
         "noGridHere": _("There is no grid at the centre of the map: move the map to the grid to walk."),

@@ -395,13 +395,13 @@
       var description = form.querySelector("textarea").value;
       var files = Array.prototype.slice.call(form.querySelector("input[type=file]").files, 0, 3)
         .map(function (f) { return { name: f.name, blob: f }; });
-      ctx.getJSON(ctx.api("issues/" + issueId)).then(function (issue) {
-        return post("issues/" + issueId + "/events",
-          { kind: "comment", version: issue.version, note: description || F.sameProblem }, files);
-      }).then(function (result) {
-        if (result.status === 201) { stopReport(); showIssueData(result.data); ctx.reloadIssues(); }
-        else alert(errorText(result));
-      });
+      // A comment needs no version. With no network the form stays open: the officer can
+      // still file it as a report of its own, which waits on the phone.
+      post("issues/" + issueId + "/events", { kind: "comment", note: description || F.sameProblem }, files)
+        .then(function (result) {
+          if (result.status === 201) { stopReport(); showIssueData(result.data); ctx.reloadIssues(); }
+          else alert(errorText(result));
+        }, function () { alert(F.addNeedsNetwork); });
     }
 
     // Kept first, sent second: a record survives a dead network or a closed tab. If the

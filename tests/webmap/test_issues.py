@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import stream_encode_multipart
 
-from geo.models import Issue, IssuePhoto
+from geo.models import Issue, IssueEvent, IssuePhoto
 from tests.conftest import log_in_as
 from webmap.names import status_names, step_names
 
@@ -405,6 +405,19 @@ def test_a_form_with_no_file_chosen_is_no_photo(officer, world):
     response = post_form(officer, "/api/v1/issues", {"lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
                                                      "photos": (io.BytesIO(b""), "")})
     assert response.status_code == 201 and response.get_json()["photos"] == []
+
+
+def test_a_step_taken_far_outside_the_county_is_refused(officer, world, session):
+    issue = report(officer).get_json()
+    events = f"/api/v1/issues/{issue['id']}/events"
+    beijing = officer.post(events, json={"kind": "comment", "note": "在北京", "lon": 116.4, "lat": 39.9})
+    assert beijing.status_code == 400 and beijing.get_json()["error"]["code"] == "outside_county"
+    step = {**step_body(world, "meeting", issue["version"]), "lon": 116.4, "lat": 39.9}
+    assert officer.post(events, json=step).status_code == 400
+    assert session.scalar(select(func.count()).select_from(IssueEvent).where(IssueEvent.issue_id == issue["id"])) == 1
+    # Just over the edge (a poor fix) is still the county's work.
+    edge = officer.post(events, json={"kind": "comment", "note": "边上", "lon": 109.6025, "lat": 29.95})
+    assert edge.status_code == 201
 
 
 def test_a_comment_needs_no_version_and_moves_none(app, officer, world, role_users):
