@@ -81,6 +81,8 @@ def main() -> int:
             print(f"loading the demo county at scale {args.scale} …", file=sys.stderr)
             demo.load(session, scale=args.scale, password="bench-only-password")
             session.commit()
+        else:
+            print("a county is loaded already: measuring on it, --scale is not applied", file=sys.stderr)
         buildings = session.scalar(text("SELECT count(*) FROM buildings"))
         grid_user = session.query(User).filter_by(username="grid").one()
         scope = Scope.of(grid_user)

@@ -84,9 +84,13 @@ def data(session: Session, scope: Scope, items: list[Assignment]) -> list[dict[s
     """Assignments as the API shows them, phones masked outside the user's reach."""
     areas = {a.id: area for a, area in _areas_of(session, items)}
     personal = scope.personal_areas(session, [x for x in areas.values() if x is not None])
+    today = county_today(session)
     out = []
     for a in items:
-        row = assignment_data(a, areas.get(a.id) in personal)
+        # A phone is shown for the work it reaches the person for: an ended assignment
+        # (history) shows it to the county only.
+        ended = a.valid_to is not None and a.valid_to <= today
+        row = assignment_data(a, areas.get(a.id) in personal and (not ended or scope.county_wide))
         row["on"] = _target_ref(a)
         row["version"] = a.version
         out.append(row)
@@ -209,6 +213,11 @@ def create(session: Session, scope: Scope, body: Any) -> Assignment:
     valid_to = fields.date("valid_to")
     if valid_to is not None and valid_to < valid_from:
         raise BadRequest(N_("valid_to must not be before valid_from"), code="dates_reversed")
+    if valid_to is not None and valid_to <= county_today(session) and not scope.county_wide:
+        # History that never stood on the map: only the county records it (a migration of
+        # old records); an area officer ends a current assignment instead.
+        raise BadRequest(N_("this assignment would have ended already; only the county records past ones"),
+                         code="already_ended")
     assignment = Assignment(
         kind=kind, unit=unit, person=person, valid_from=valid_from, valid_to=valid_to,
         **target,

@@ -93,6 +93,20 @@ def test_the_second_of_two_editors_gets_409_not_a_silent_overwrite(app, officer,
     assert officer.get(f"/api/v1/assignments/{a['id']}").get_json()["target"] == "零火灾零伤亡"
 
 
+def test_no_backdated_history_to_read_a_strangers_phone(officer, world, session):
+    """An area officer cannot write an assignment that ended before it was made (it would
+    show them the person's phone and never stand on the map), and history masks phones."""
+    stranger = body(world, person_id=world.other_cadre.id, valid_from="2026-01-01", valid_to="2026-01-01")
+    before = session.query(Assignment).count()
+    refused = officer.post("/api/v1/assignments", json=stranger)
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "already_ended"
+    assert session.query(Assignment).count() == before
+    a = officer.post("/api/v1/assignments", json=body(world, person_id=world.other_cadre.id)).get_json()
+    assert a["person"]["phone"] == "13600002222"  # reachable for the building while it stands
+    officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 1})
+    assert officer.get(f"/api/v1/assignments/{a['id']}").get_json()["person"]["phone"] == "136****2222"
+
+
 def test_ending_keeps_the_assignment_as_history(officer, world, session):
     a = officer.post("/api/v1/assignments", json=body(world)).get_json()
     ended = officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 1})
