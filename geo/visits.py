@@ -192,7 +192,8 @@ def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id
     today = county_today(session)
     stmt = (
         select(Wish, Building.name.label("building"), Household.unit_no, Household.floor, Household.room,
-               Building.area_id, Person.name.label("claimer"), Unit.name.label("claimer_unit"))
+               Building.area_id, Person.name.label("claimer"), Unit.name.label("claimer_unit"),
+               scope.personal(Building.area_id).label("personal"))
         .join(Household, Household.id == Wish.household_id)
         .join(Building, Building.id == Household.building_id)
         .outerjoin(Person, Person.id == Wish.claimed_by_person_id)
@@ -213,14 +214,16 @@ def wishes(session: Session, scope: Scope, *, status: str | None = None, area_id
         .order_by(WishPhoto.id)
     ):
         photos.setdefault(wish_id, []).append(photo_id)
+    # A wish is a resident's own words about their home: who may not see personal data (a
+    # viewer) reads what was asked and how it went, not the words, the flat or the photos.
     return [
-        {"id": r.Wish.id, "title": r.Wish.title, "description": r.Wish.description, "status": r.Wish.status,
-         "raised_on": r.Wish.raised_on.isoformat(), "building": r.building,
-         "address": f"{r.unit_no}-{r.floor}-{r.room}", "area_id": r.area_id,
+        {"id": r.Wish.id, "title": r.Wish.title, "description": r.Wish.description if r.personal else None,
+         "status": r.Wish.status, "raised_on": r.Wish.raised_on.isoformat(), "building": r.building,
+         "address": f"{r.unit_no}-{r.floor}-{r.room}" if r.personal else None, "area_id": r.area_id,
          "claimed_by": r.claimer or r.claimer_unit, "claimed_on": _iso(r.Wish.claimed_on),
          "promised_on": _iso(r.Wish.promised_on), "fulfilled_on": _iso(r.Wish.fulfilled_on),
-         "note": r.Wish.note, "rating": r.Wish.rating, "version": r.Wish.version,
-         "photo_ids": photos.get(r.Wish.id, []),
+         "note": r.Wish.note if r.personal else None, "rating": r.Wish.rating, "version": r.Wish.version,
+         "photo_ids": photos.get(r.Wish.id, []) if r.personal else [],
          "late": r.Wish.status == "claimed" and r.Wish.promised_on is not None and r.Wish.promised_on < today}
         for r in rows
     ]
@@ -286,8 +289,10 @@ def _wish(session: Session, scope: Scope, wish_id: int) -> Wish:
 
 
 def wish_photo(session: Session, scope: Scope, wish_id: int, photo_id: int, display: bool) -> tuple[str, bytes]:
-    """A photo of a fulfilled wish, if the user may read the wish."""
+    """A photo of a fulfilled wish, if the user may read the wish and its personal data."""
     wish = _wish(session, scope, wish_id)
+    if scope.role == "viewer":
+        raise NotFound(N_("no photo with id %(id)s"), id=photo_id)
     return photo_files.stored(session, WishPhoto, WishPhoto.wish_id == wish.id, photo_id, display)
 
 

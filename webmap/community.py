@@ -110,7 +110,7 @@ def _dashboard_table(table: str, fmt: str, area_id: int, days: int, today: dt.da
                         ([r["building"], r["address"], r["last_visit"] or "", r["days"] or ""] for r in rows), fmt)
     rows = visits.wishes(db.session(), scope(), status="open", area_id=area_id, page_size=EXPORT_ROWS)
     return download("wishes", _("Micro-wishes"), [_("Wish"), _("Building"), _("Household"), _("Raised")],
-                    ([w["title"], w["building"], w["address"], w["raised_on"]] for w in rows), fmt)
+                    ([w["title"], w["building"], w["address"] or "", w["raised_on"]] for w in rows), fmt)
 
 
 # --- micro-wishes -------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def wishes() -> str | Response:
         return download("wishes", _("Micro-wishes"),
                         [_("Wish"), _("State"), _("Building"), _("Household"), _("Raised"), _("Claimed by"),
                          _("Promised"), _("Fulfilled"), _("Rating")],
-                        ([w["title"], w["status"], w["building"], w["address"], w["raised_on"], w["claimed_by"] or "",
+                        ([w["title"], w["status"], w["building"], w["address"] or "", w["raised_on"], w["claimed_by"] or "",
                           w["promised_on"] or "", w["fulfilled_on"] or "", w["rating"] or ""] for w in found), fmt)
     return render_template("wishes.html", title=_("Micro-wishes"), wishes=found, today=county_today(db.session()),
                            status_names=wish_status_names(), units=directory.all_units(db.session()),

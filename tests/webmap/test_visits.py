@@ -211,6 +211,26 @@ def test_a_wish_is_fulfilled_with_a_photo_everyone_in_the_area_sees(app, member,
     assert member.get(f"/api/v1/wishes/{wish_id}/photos/999999").status_code == 404
 
 
+def test_a_viewer_reads_how_wishes_go_but_not_the_residents_words_home_or_photos(app, member, world, session,
+                                                                                  role_users):
+    wish_id = claimed_wish(member, world, session)
+    session.get(Wish, wish_id).description = "走访时由王秀英提出，家住二楼"
+    session.flush()
+    version = str(session.get(Wish, wish_id).version)
+    post_form(member, f"/api/v1/wishes/{wish_id}/fulfil", {"version": version, "note": "已送到王秀英家",
+                                                           "photos": [(io.BytesIO(jpeg(size=(64, 48))), "a.jpg")]})
+    [seen] = member.get("/api/v1/wishes").get_json()
+    photo = f"/api/v1/wishes/{wish_id}/photos/{seen['photo_ids'][0]}"
+    viewer = app.test_client()
+    log_in_as(viewer, "viewer-user")
+    [wish] = viewer.get("/api/v1/wishes").get_json()
+    assert wish["title"] == "轮椅" and wish["status"] == "fulfilled"
+    assert wish["description"] is None and wish["note"] is None and wish["address"] is None
+    assert wish["photo_ids"] == [] and viewer.get(photo).status_code == 404
+    for page in (viewer.get("/wishes"), viewer.get("/wishes?format=csv")):
+        assert "王秀英" not in page.get_data(as_text=True) and "None" not in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "step, form, code",
     [
