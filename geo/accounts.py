@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from geo import audit
 from geo.errors import N_, BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from geo.models import ROLES, ApiToken, Area, LoginAddress, LoginSession, User
 from geo.validate import storable_id
@@ -236,7 +237,9 @@ def end_sessions(session: Session, user: User, keep: str | None = None) -> None:
     stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
     if keep:
         stmt = stmt.where(LoginSession.token_hash != _digest(keep))
-    session.execute(stmt.values(ended_at=func.now()))
+    ended = session.execute(stmt.values(ended_at=func.now()).returning(LoginSession.id)).scalars().all()
+    if ended:  # a bulk update the ORM's audit hook does not see
+        audit.record(session, "update", "login_sessions", after={"user_id": user.id, "ended": len(ended)})
 
 
 # --- API tokens ---------------------------------------------------------------------------
@@ -284,9 +287,13 @@ def revoke_token(session: Session, token_id: int, by: User | None) -> ApiToken:
 
 
 def revoke_tokens(session: Session, user: User) -> None:
-    session.execute(
+    revoked = session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=func.now())
-    )
+        .returning(ApiToken.id)
+    ).scalars().all()
+    for token_id in revoked:  # a bulk update the ORM's audit hook does not see
+        audit.record(session, "update", "api_tokens", record_id=token_id,
+                     after={"user_id": user.id, "revoked": True})
 
 
 def user_for_token(session: Session, token: str) -> User | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from geo import accounts
 from geo.models import User
@@ -244,6 +244,12 @@ def test_a_new_password_revokes_tokens_and_unlocks_the_login(client, session, ad
     accounts.set_password(session, admin_user, "a fresh secret")  # as an administrator would
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert login(client, "admin", "a fresh secret").status_code == 302
+    # The revocation is in the audit log, token by token.
+    from geo.models import ApiToken, AuditEntry
+
+    revoked = session.scalars(select(AuditEntry).where(AuditEntry.table_name == "api_tokens")).all()
+    token_ids = set(session.scalars(select(ApiToken.id).where(ApiToken.user_id == admin_user.id)))
+    assert {e.record_id for e in revoked} == token_ids and all(e.after["revoked"] for e in revoked)
 
 
 def test_failed_tries_are_forgotten_after_a_quiet_quarter_hour(client, session, admin_user):
