@@ -243,7 +243,8 @@ def me() -> Any:
 
 
 def _not_by_token() -> None:
-    # A leaked token must not let its holder mint more tokens or lock the owner out.
+    # A leaked token must not let its holder mint more tokens, lock the owner out, or make
+    # itself a login of its own (a new account, a password of its choosing).
     if g.via_token:
         raise Forbidden(N_("log in with your password to do this; an API token may not"), code="session_only")
 
@@ -369,6 +370,7 @@ def user(user_id: int) -> Any:
 
 @bp.post("/users")
 def create_user() -> Any:
+    _not_by_token()
     found = directory.save_user(db.session(), scope(), _body())
     _commit()
     return _created(directory.user_data(found))
@@ -376,6 +378,7 @@ def create_user() -> Any:
 
 @bp.patch("/users/<int:user_id>")
 def update_user(user_id: int) -> Any:
+    _not_by_token()
     found = directory.save_user(db.session(), scope(), _body(), user_id)
     _commit()
     return jsonify(directory.user_data(found))

@@ -339,12 +339,14 @@ def spec() -> J:
         },
         "/users": {
             "get": _op("Accounts (administrators)", array("User"), params=[Q, PAGE], errors=(400, 403)),
-            "post": _op("Create an account (administrators)", ref("User"), status=201, body=ref("UserWrite"),
+            "post": _op("Create an account (administrators, logged in with a password: not with an API token)",
+                        ref("User"), status=201, body=ref("UserWrite"),
                         errors=(400, 403, 404, 409, 415)),
         },
         "/users/{user_id}": {
             "get": _op("One account (administrators)", ref("User"), params=[_id("user_id")], errors=(403, 404)),
-            "patch": _op("Change an account (administrators)", ref("User"), params=[_id("user_id")],
+            "patch": _op("Change an account (administrators, logged in with a password: not with an API token)",
+                         ref("User"), params=[_id("user_id")],
                          body=ref("UserWrite"), errors=(400, 403, 404, 409, 415)),
         },
         "/assignments": {

@@ -231,6 +231,15 @@ def test_a_token_cannot_mint_tokens_or_change_the_password(client, session, admi
     assert client.post("/api/v1/tokens", json={"name": "more"}, headers=headers).status_code == 403
     assert client.post("/api/v1/me/password", headers=headers,
                        json={"current_password": "correct horse", "new_password": "stolen!!"}).status_code == 403
+    # Nor reset it as an administrator would, nor make itself a login of its own.
+    reset = client.patch(f"/api/v1/users/{admin_user.id}", headers=headers,
+                         json={"password": "hijacked-password", "version": admin_user.version})
+    assert reset.status_code == 403 and reset.get_json()["error"]["code"] == "session_only"
+    created = client.post("/api/v1/users", headers=headers,
+                          json={"username": "backdoor", "password": "a long secret", "role": "admin"})
+    assert created.status_code == 403
+    assert login(client, "admin", "correct horse").status_code == 302
+    assert login(client, "backdoor", "a long secret").status_code != 302
 
 
 def test_a_new_password_revokes_tokens_and_unlocks_the_login(client, session, admin_user):
