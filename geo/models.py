@@ -242,6 +242,9 @@ class Patrol(Timestamped, Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     track: Mapped[Any | None] = mapped_column(Geometry("LINESTRING", srid=4326))
     led_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # The login that started it: its phone records the route (patrols older than this
+    # column have none, and any officer of the area may record theirs).
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     area: Mapped[Area] = relationship()
     units: Mapped[list[Unit]] = relationship(secondary=patrol_units)

@@ -50,7 +50,7 @@ def start(session: Session, scope: Scope, body: Any) -> Patrol:
     scope.require_area(session, area.id)
     patrol = Patrol(
         area_id=area.id, title=fields.text("title", max_length=200), started_at=func.now(),
-        led_by_id=scope.person_id,
+        led_by_id=scope.person_id, started_by_id=scope.user_id,
         units=[get(session, Unit, i) for i in dict.fromkeys(fields.ids("unit_ids"))],
         members=[get(session, Person, i) for i in dict.fromkeys(fields.ids("person_ids"))],
     )
@@ -77,15 +77,23 @@ def _track(raw: Any) -> Any:
 
 
 def record(session: Session, scope: Scope, patrol_id: int, body: Any, *, ending: bool) -> Patrol:
-    """Store the route walked so far (simplified) and, when `ending`, end the patrol."""
+    """Store the route walked so far (simplified) and, when `ending`, end the patrol.
+
+    The route comes from the phone that started the patrol, whole each time (it replaces
+    what was stored); another officer of the area may end a patrol left running, without a
+    route. The row is locked first, so a route and an end arriving together are taken one
+    after the other, and nothing lands on an ended patrol."""
     patrol = one(session, scope, patrol_id)
     if scope.role not in WORKERS:
         raise Forbidden(N_("your role may not record patrols"))
     scope.require_area(session, patrol.area_id)
+    session.refresh(patrol, with_for_update=True)
     if patrol.ended_at is not None:
         raise Conflict(N_("that patrol has ended"), code="patrol_ended")
     fields = Fields(body, ("track",))
     if fields.data.get("track") is not None:
+        if patrol.started_by_id not in (None, scope.user_id):
+            raise Conflict(N_("the route of a patrol comes from the phone that started it"), code="not_your_patrol")
         line = to_element(_track(fields.data["track"]))
         near = session.scalar(select(func.ST_DWithin(
             cast(line, Geography(srid=SRID)), cast(Area.geom, Geography(srid=SRID)), NEAR_GRID_METRES,

@@ -63,6 +63,20 @@ def test_a_patrol_records_its_route_its_issues_and_what_was_solved_on_the_spot(o
     assert refused.status_code == 409 and late["patrol_id"] is None
 
 
+def test_only_the_starting_phone_records_the_route_anyone_may_end_it(app, officer, world, role_users):
+    patrol = officer.post("/api/v1/patrols", json={"area_id": world.grid_west.id}).get_json()
+    track = [[109.471, 29.981], [109.472, 29.981]]
+    assert officer.post(f"/api/v1/patrols/{patrol['id']}/track", json={"track": track}).status_code == 200
+    community = app.test_client()
+    community.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(community, "community-user")
+    other = community.post(f"/api/v1/patrols/{patrol['id']}/track", json={"track": [[109.475, 29.985], [109.476, 29.985]]})
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "not_your_patrol"
+    ended = community.post(f"/api/v1/patrols/{patrol['id']}/end", json={})  # left running: ended for them
+    assert ended.status_code == 200
+    kept = [[round(c, 6) for c in point] for point in ended.get_json()["track"]["coordinates"]]
+    assert kept == track  # the starter's route, untouched
+
+
 @pytest.mark.parametrize(
     "body, status",
     [
@@ -278,6 +292,32 @@ def test_a_retired_category_is_refused_for_new_reports(officer, world, session):
 
 
 # --- two steps at the very same moment ----------------------------------------------------
+
+
+def test_a_patrol_ended_twice_at_once_ends_once(committed_world):
+    from webmap import create_app
+
+    app = create_app({"DATABASE_URL": committed_world["url"], "SECRET_KEY": "x"})
+    headers = {"Authorization": f"Bearer {committed_world['token']}"}
+    with Session(committed_world["engine"]) as s:
+        grid = s.scalar(text("SELECT id FROM areas WHERE code = 'T4228250101-01'"))
+    patrol = app.test_client().post("/api/v1/patrols", headers=headers, json={"area_id": grid}).get_json()
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def end(track: list[list[float]]) -> None:
+        client = app.test_client()
+        barrier.wait()
+        results.append(client.post(f"/api/v1/patrols/{patrol['id']}/end", headers=headers,
+                                   json={"track": track}).status_code)
+
+    tracks = ([[109.471, 29.981], [109.472, 29.981]], [[109.475, 29.985], [109.476, 29.986]])
+    threads = [threading.Thread(target=end, args=(t,)) for t in tracks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200, 409]
 
 
 def test_two_concurrent_steps_on_one_issue_give_one_409(committed_world):
