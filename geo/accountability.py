@@ -96,7 +96,9 @@ def _people_under(area_id: int, *, party_only: bool = True) -> Select[Any]:
 
 def _people_in(scope: Scope, *, party_only: bool = True) -> Select[Any]:
     """The people a user answers for: everyone for county-wide roles, else those of the
-    user's area (see _people_under)."""
+    user's area (see _people_under); a party member or a viewer answers for themself only."""
+    if scope.role in ("party", "viewer"):
+        return select(Person.id).where(Person.id == scope.person_id)
     if scope.county_wide:
         stmt = select(Person.id)
         return stmt.where(Person.is_party_member) if party_only else stmt
@@ -108,7 +110,7 @@ def person_in_scope(session: Session, scope: Scope, person_id: int, *, registeri
     registration, also a party member not yet registered anywhere. Else 404."""
     person = session.get(Person, person_id) if storable_id(person_id) else None
     if person is not None and not (
-        scope.county_wide or scope.person_id == person.id
+        (scope.county_wide and scope.role != "viewer") or scope.person_id == person.id
         or (registering and person.is_party_member and person.registered_area_id is None)
         or session.scalar(select(Person.id).where(Person.id == person.id,
                                                   Person.id.in_(_people_in(scope, party_only=False))))

@@ -173,10 +173,14 @@ def not_visited(
     )
     inner = (
         select(Household.id, Household.unit_no, Household.floor, Household.room, Building.id.label("building_id"),
-               Building.name.label("building"), last)
+               Building.name.label("building"), last, scope.personal(Building.area_id).label("personal"))
         .join(Building, Building.id == Household.building_id)
         .where(Household.active, scope.reads(Building.area_id))
     )
+    if scope.role == "party":
+        # A party member follows their own households, not a colleague's.
+        if person_id not in (None, scope.person_id):
+            raise NotFound(N_("no person with id %(id)s"), id=person_id)
     if person_id is not None:
         held = select(Assignment.household_id).where(Assignment.person_id == person_id, current(),
                                                      Assignment.household_id.is_not(None))
@@ -190,7 +194,9 @@ def not_visited(
     ).all()
     return [
         {"household_id": r.id, "building_id": r.building_id, "building": r.building,
-         "address": f"{r.unit_no}-{r.floor}-{r.room}", "last_visit": r.last.isoformat() if r.last else None,
+         # A flat's number is where a resident lives: masked for who sees no personal data.
+         "address": f"{r.unit_no}-{r.floor}-{r.room}" if r.personal else None,
+         "last_visit": r.last.isoformat() if r.last else None,
          "days": (today - r.last).days if r.last else None}
         for r in rows
     ]

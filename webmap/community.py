@@ -107,7 +107,7 @@ def _dashboard_table(table: str, fmt: str, area_id: int, days: int, today: dt.da
     if table == "not_visited":
         rows = coverage.not_visited(db.session(), scope(), days, today, area_id=area_id, limit=EXPORT_ROWS)
         return download("not-visited", _("Not visited"), [_("Building"), _("Household"), _("Last visit"), _("Days")],
-                        ([r["building"], r["address"], r["last_visit"] or "", r["days"] or ""] for r in rows), fmt)
+                        ([r["building"], r["address"] or "", r["last_visit"] or "", r["days"] or ""] for r in rows), fmt)
     rows = visits.wishes(db.session(), scope(), status="open", area_id=area_id, page_size=EXPORT_ROWS)
     return download("wishes", _("Micro-wishes"), [_("Wish"), _("Building"), _("Household"), _("Raised")],
                     ([w["title"], w["building"], w["address"] or "", w["raised_on"]] for w in rows), fmt)

@@ -312,6 +312,23 @@ def test_a_members_year_against_8_sessions_and_40_hours(app, member, world, sess
     assert member.get(f"/api/v1/people/{world.member.id}/summary?year=1800").status_code == 400
 
 
+def test_a_party_member_sees_their_own_record_and_a_viewer_nobodys(app, member, world, session, role_users):
+    year = today(session).year
+    assert member.get(f"/api/v1/people/{world.member.id}/summary?year={year}").status_code == 200
+    assert member.get(f"/api/v1/people/{world.cadre.id}/summary?year={year}").status_code == 404  # a colleague
+    assert [r["name"] for r in member.get(f"/api/v1/accountability/behind?year={year}").get_json()] == ["李四"]
+    assert member.get(f"/api/v1/not-visited?days=30&person_id={world.cadre.id}").status_code == 404
+    viewer = app.test_client()
+    log_in_as(viewer, "viewer-user")
+    assert viewer.get(f"/api/v1/people/{world.member.id}/summary?year={year}").status_code == 404
+    assert viewer.get(f"/api/v1/accountability/behind?year={year}").get_json() == []
+    lonely = viewer.get("/api/v1/not-visited?days=30").get_json()
+    assert lonely and all(r["address"] is None for r in lonely)  # buildings, not flats
+    county = app.test_client()
+    log_in_as(county, "county-user")
+    assert all(r["address"] for r in county.get("/api/v1/not-visited?days=30").get_json())
+
+
 def test_registration_with_a_community_and_who_sees_whose_summary(app, role_users, world, session):
     community = app.test_client()
     community.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(community, "community-user")
