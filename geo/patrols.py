@@ -91,6 +91,8 @@ def record(session: Session, scope: Scope, patrol_id: int, body: Any, *, ending:
     if patrol.ended_at is not None:
         raise Conflict(N_("that patrol has ended"), code="patrol_ended")
     fields = Fields(body, ("track",))
+    if fields.data.get("track") is None and not ending:
+        raise BadRequest(N_("%(field)s is required"), code="missing_field", field="track")
     if fields.data.get("track") is not None:
         if patrol.started_by_id not in (None, scope.user_id):
             raise Conflict(N_("the route of a patrol comes from the phone that started it"), code="not_your_patrol")

@@ -4,6 +4,7 @@ afterwards — same row counts, same checksum of every table."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -271,6 +272,148 @@ def test_bad_form_input_is_refused_with_a_message_and_changes_nothing(admin, wor
             failures.append((url, fields, response.status_code))
     assert not failures, failures
     assert snapshot(connection) == before
+
+
+# --- field work, as a grid member: reports, steps, patrols, Open311, wishes ---------------
+
+
+@pytest.fixture
+def field(app, role_users, world, session):  # type: ignore[no-untyped-def]
+    """A grid member's client and token, with a real issue, a running patrol and a claimed
+    wish to aim the bad input at."""
+    from geo import accounts
+    from geo.models import Wish
+
+    client = app.test_client()
+    client.csrf = log_in_as(client, "grid-user")
+    issue = send(client, "POST", "/api/v1/issues",
+                 {"lon": 109.4745, "lat": 29.9845, "category": "环境卫生", "description": "真问题"}).get_json()
+    patrol = send(client, "POST", "/api/v1/patrols", {"area_id": world.grid_west.id}).get_json()
+    wish = Wish(household_id=world.households[0].id, title="修水管", status="open")
+    session.add(wish)
+    _, token = accounts.create_token(session, role_users["grid"])
+    session.flush()
+    return {"client": client, "issue": issue, "patrol": patrol, "wish": wish.id, "token": token}
+
+
+def field_cases(w: Any, issue: dict[str, Any], patrol: dict[str, Any], wish: int) -> list[tuple[str, str, Any]]:
+    cases: list[tuple[str, str, Any]] = []
+    report = {"lon": 109.4745, "lat": 29.9845, "category": "环境卫生", "description": "堆物"}
+    for changes in [{"lon": None}, {"lat": None}, {"lon": "abc"}, {"lon": "nan"}, {"lon": "inf"}, {"lon": HUGE},
+                    {"lon": 29.9845, "lat": 109.4745}, {"lon": 116.4, "lat": 39.9}, {"lon": 200}, {"lat": -91},
+                    {"lon": [109.47]}, {"lon": {"x": 1}}, {"lon": True}, {"category": "外星人"}, {"category": None},
+                    {"category": 5}, {"category": SQLISH[1]}, {"description": "长" * 4001}, {"description": 7},
+                    {"description": "a\x00b"}, {"description": "\u202e反向"}, {"client_id": "short"},
+                    {"client_id": "a b c d e f g h"}, {"client_id": "x" * 65}, {"client_id": 12345678},
+                    {"patrol_id": 999999}, {"patrol_id": "x"}, {"extra": 1}, {"status": "closed"},
+                    *({"category": s} for s in SCRIPTISH + ODD)]:
+        body = {k: v for k, v in {**report, **changes}.items() if v is not None}
+        cases.append(("POST", "/api/v1/issues", body))
+    for raw in [b"", b"{", b"[]", b"null", b"[" * 100_000, b'{"lon": 1e999}']:
+        cases.append(("POST", "/api/v1/issues", raw))
+    cases.append(("MULTIPART", "/api/v1/issues", {**{k: str(v) for k, v in report.items()},
+                                                  "photos": [(b"not an image", "a.jpg")]}))
+    cases.append(("MULTIPART", "/api/v1/issues", {**{k: str(v) for k, v in report.items()},
+                                                  "photos": [(b"GIF89a" + b"\x00" * 64, "b.png")]}))
+    cases.append(("MULTIPART", "/api/v1/issues", {**{k: str(v) for k, v in report.items()}, "lon": "x",
+                                                  "photos": [(b"\xff\xd8\xff\xe0" + b"\x00" * 99, "c.jpg")]}))
+
+    events = f"/api/v1/issues/{issue['id']}/events"
+    version = issue["version"]
+    for body in [{}, {"kind": "dance", "version": version}, {"kind": "verify", "version": version},
+                 {"kind": "reopen", "version": version, "note": "x"}, {"kind": "meeting", "version": version},
+                 {"kind": "meeting", "version": version, "decision": "d", "deadline": "2001-01-01"},
+                 {"kind": "meeting", "version": version, "decision": "d", "deadline": "2026-02-30"},
+                 {"kind": "meeting", "version": version, "decision": "d", "attending_unit_ids": [999999]},
+                 {"kind": "meeting", "version": version, "decision": "d", "attending_unit_ids": "abc"},
+                 {"kind": "refer", "version": version, "note": "转"}, {"kind": "refer", "version": version,
+                                                                     "unit_id": 999999, "note": "转"},
+                 {"kind": "resolve", "version": version}, {"kind": "resolve", "version": 99, "note": "x"},
+                 {"kind": "resolve", "version": "x", "note": "x"}, {"kind": "resolve", "note": "x"},
+                 {"kind": "comment"}, {"kind": "comment", "note": "长" * 4001},
+                 {"kind": "comment", "note": "x", "lon": 116.4, "lat": 39.9},
+                 {"kind": "comment", "note": "x", "lon": "abc", "lat": 29.98},
+                 {"kind": "comment", "note": "x", "extra": 1}]:
+        cases.append(("POST", events, body))
+    cases.append(("POST", "/api/v1/issues/999999/events", {"kind": "comment", "note": "x"}))
+    for q in ["status=lost", "sort=password_hash", "order=sideways", "since=yesterday",
+              "since=2026-05-01&until=2026-04-01", "unit_id=x", "area_id=" + HUGE, "overdue=maybe", "limit=0",
+              "offset=-1"]:
+        cases.append(("GET", f"/api/v1/issues?{q}", None))
+    for q in ["lon=x&lat=29.98&category=环境卫生", "lat=29.98&category=环境卫生", "lon=200&lat=29.98"]:
+        cases.append(("GET", f"/api/v1/issues/nearby?{q}", None))
+
+    # patrols: broken routes (GeoJSON-ish and not), a patrol elsewhere, one that does not exist
+    track = f"/api/v1/patrols/{patrol['id']}/track"
+    for body in [{}, {"track": None}, {"track": "LINESTRING(1 2, 3 4)"}, {"track": [[109.47, 29.98]]},
+                 {"track": [[109.47]] * 3}, {"track": [["a", "b"], [1, 2]]}, {"track": [[1e999, 1], [2, 2]]},
+                 {"track": [[109.47, 29.98, 1, 2], [109.48, 29.98]]}, {"track": [[116.4, 39.9], [116.5, 39.9]]},
+                 {"track": [[29.98, 109.47], [29.99, 109.47]]}, {"track": {"type": "LineString", "coordinates": []}},
+                 {"track": [[109.47, 29.98]] * 20_001}, {"track": [[True, False], [1, 2]]}, {"extra": 1}]:
+        cases.append(("POST", track, body))
+    for body in [{}, {"area_id": w.community.id}, {"area_id": w.other_grid.id}, {"area_id": "x"},
+                 {"area_id": w.grid_west.id, "unit_ids": [999999]}, {"area_id": w.grid_west.id, "person_ids": "a,b"},
+                 {"area_id": w.grid_west.id, "title": "长" * 201}]:
+        cases.append(("POST", "/api/v1/patrols", body))
+    cases.append(("POST", "/api/v1/patrols/999999/end", {}))
+
+    # wishes on a real wish
+    for step, body in [("claim", {}), ("claim", {"version": 1, "promised_on": "2001-01-01"}),
+                       ("fulfil", {"version": 1, "note": "x"}), ("rate", {"version": 1, "rating": 5}),
+                       ("claim", {"version": 99}), ("withdraw", {"version": "x"}), ("claim", {"version": 1,
+                                                                                            "unit_id": 999999})]:
+        cases.append(("POST", f"/api/v1/wishes/{wish}/{step}", body))
+    return cases
+
+
+OPEN311_FORMS = [
+    {}, {"service_code": "外星人", "lat": "29.98", "long": "109.47"}, {"service_code": "绿化", "lat": "x", "long": "1"},
+    {"service_code": "绿化", "lat": "39.9", "long": "116.4"}, {"service_code": "绿化", "lat": "29.98"},
+    {"service_code": "绿化", "lat": "29.98", "long": "109.47", "description": "长" * 4001},
+    {"service_code": "绿化", "lat": "29.98", "long": "109.47", "colour": "red"},
+    {"service_code": "绿化", "lat": "nan", "long": "109.47"}, {"service_code": SQLISH[0], "lat": "1", "long": "1"},
+]
+OPEN311_QUERIES = ["status=lost", "start_date=yesterday", "end_date=2026-13-01", "service_request_id=abc",
+                   "service_request_id=1,x", "colour=red"]
+
+
+def test_bad_field_input_gets_a_4xx_and_changes_nothing(field, world, connection):
+    client = field["client"]
+    cases = field_cases(world, field["issue"], field["patrol"], field["wish"])
+    assert len(cases) >= 100
+    # The token's first use notes its time (a write of its own, once per ten minutes).
+    assert client.get(f"/open311/v2/services.json?api_key={field['token']}").status_code == 200
+    before = snapshot(connection)
+    failures = []
+    for method, url, body in cases:
+        if method == "MULTIPART":
+            data = {k: v for k, v in body.items() if k != "photos"}
+            data["photos"] = [(io.BytesIO(content), name) for content, name in body["photos"]]
+            response = client.post(url, data=data, headers={"X-CSRF-Token": client.csrf},
+                                   content_type="multipart/form-data")
+        else:
+            response = send(client, method, url, body)
+        if not (400 <= response.status_code < 500 and error_shaped(response)):
+            failures.append((method, url, repr(body)[:80], response.status_code, response.data[:160]))
+    token = field["token"]
+    for form in OPEN311_FORMS:
+        response = client.post("/open311/v2/requests.json", data={"api_key": token, **form})
+        if not (400 <= response.status_code < 500 and error_shaped(response)):
+            failures.append(("POST", "open311", form, response.status_code, response.data[:160]))
+    for query in OPEN311_QUERIES:
+        response = client.get(f"/open311/v2/requests.json?api_key={token}&{query}")
+        if not (400 <= response.status_code < 500 and error_shaped(response)):
+            failures.append(("GET", "open311", query, response.status_code, response.data[:160]))
+    assert not failures, "\n".join(map(repr, failures))
+    assert snapshot(connection) == before
+
+
+def error_shaped(response) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        payload = response.get_json(force=True)
+        return set(payload) == {"error"} and set(payload["error"]) == {"code", "message"}
+    except Exception:  # noqa: BLE001 - any non-JSON body is a failure of the shape
+        return False
 
 
 def test_an_oversized_body_is_refused(admin, world, connection):

@@ -9,7 +9,10 @@ grid and party (文澜一网格).
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+import zipfile
 
 import pytest
 
@@ -121,6 +124,93 @@ def visible_phones(client, world) -> set[str]:  # type: ignore[no-untyped-def]
 )
 def test_no_phone_outside_the_scope_in_any_answer(as_role, world, role, phones):
     assert visible_phones(as_role(role), world) == phones
+
+
+# --- residents' personal data, across every read ------------------------------------------
+
+WENLAN_RESIDENT, WENLAN_RESIDENT_PHONE = "陈秀兰", "13511112222"  # 贡水花园1栋, in 文澜一网格
+DONGMEN_RESIDENT, DONGMEN_RESIDENT_PHONE = "刘建国", "13533334444"  # 东门小学, outside 文澜社区
+
+
+@pytest.fixture
+def residents(world, session):  # type: ignore[no-untyped-def]
+    """A resident in each community, each with a wish that names them (officers write it so),
+    and an issue and a patrol in 东门 too, so that every kind of record is in the sweep."""
+    from geo.geometry import lonlat_point, to_element
+    from geo.models import Household, Issue, Patrol, Wish
+
+    home = world.households[0]
+    home.head_name, home.phone = WENLAN_RESIDENT, WENLAN_RESIDENT_PHONE
+    away = Household(building=world.other_building, unit_no=1, floor=1, room="101", residents=2,
+                     head_name=DONGMEN_RESIDENT, phone=DONGMEN_RESIDENT_PHONE)
+    session.add(away)
+    session.flush()
+    session.add_all([
+        Wish(household_id=home.id, title="修水管", description=f"{WENLAN_RESIDENT}家厨房漏水", status="open"),
+        Wish(household_id=away.id, title="助餐", description=f"{DONGMEN_RESIDENT}行动不便", status="open"),
+        Issue(category="环境卫生", description="东门垃圾堆放", status="reported", area_id=world.other_grid.id,
+              geom=to_element(lonlat_point(109.5005, 29.9905)), reported_by_id=None),
+        Patrol(area_id=world.other_grid.id, title="东门步巡", started_at=dt.datetime.now(dt.timezone.utc)),
+    ])
+    session.flush()
+
+
+def personal_sweep(client, world) -> str:  # type: ignore[no-untyped-def]
+    """Every read a user can make, pages and downloads included, as one text."""
+    paths = [
+        f"/api/v1/lookup?lon={lon}&lat={lat}"
+        for lon, lat in ((109.4745, 29.9845), (109.5005, 29.9905), (109.485, 29.99))
+    ] + [
+        f"/api/v1/buildings/{b.id}{tail}" for b in (world.building, world.other_building) for tail in ("", "/households")
+    ] + [
+        f"/api/v1/areas/{a.id}{tail}" for a in (world.community, world.other_community, world.grid_west, world.other_grid)
+        for tail in ("", "/people")
+    ] + [
+        "/api/v1/assignments?all=1", f"/api/v1/assignments?building_id={world.other_building.id}",
+        "/api/v1/people", f"/api/v1/people/{world.cadre.id}", f"/api/v1/people/{world.other_cadre.id}",
+        "/api/v1/buildings?bbox=109.46,29.97,109.52,30.01", "/api/v1/areas", "/api/v1/issues",
+        "/api/v1/issues/nearby?lon=109.5005&lat=29.9905&category=环境卫生", "/api/v1/patrols",
+        "/api/v1/wishes", "/api/v1/not-visited?days=30", "/api/v1/accountability/behind", "/api/v1/volunteers",
+        f"/api/v1/people/{world.member.id}/summary", "/api/v1/coverage?level=grid",
+        "/open311/v2/requests.json",
+        "/", "/account", "/issues", "/issues.csv", "/wishes", "/wishes?format=csv", "/dashboard",
+        f"/dashboard?area_id={world.other_community.id}", "/accountability", "/volunteers",
+        f"/people/{world.cadre.id}", f"/people/{world.other_cadre.id}",
+    ]
+    texts = []
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code < 500, (path, response.status_code)
+        texts.append(response.get_data(as_text=True))
+    for path in ("/issues.xlsx", "/wishes?format=xlsx"):  # the words inside the workbook
+        with zipfile.ZipFile(io.BytesIO(client.get(path).data)) as book:
+            texts += [book.read(name).decode() for name in book.namelist() if name.endswith(".xml")]
+    return " ".join(texts)
+
+
+@pytest.mark.parametrize(
+    "role, seen",
+    [
+        ("admin", {"wenlan", "dongmen"}),
+        ("county", {"wenlan", "dongmen"}),
+        ("township", {"wenlan", "dongmen"}),
+        ("community", {"wenlan"}),
+        ("grid", {"wenlan"}),
+        ("party", {"wenlan"}),
+        ("viewer", set()),
+    ],
+)
+def test_no_residents_name_or_phone_outside_the_scope_anywhere(as_role, world, residents, role, seen):
+    text = personal_sweep(as_role(role), world)
+    # Both the name and the phone reach who answers for the resident, and neither anyone else.
+    for key, name, phone in (("wenlan", WENLAN_RESIDENT, WENLAN_RESIDENT_PHONE),
+                             ("dongmen", DONGMEN_RESIDENT, DONGMEN_RESIDENT_PHONE)):
+        assert (name in text, phone in text) == ((key in seen,) * 2), (role, key)
+    cadres = {p for p in (CADRE_PHONE, MEMBER_PHONE, LEADER_PHONE, OTHER_PHONE) if p in text}
+    assert cadres <= {p for p in (CADRE_PHONE, MEMBER_PHONE, LEADER_PHONE, OTHER_PHONE)
+                      if role in {"admin", "county", "township"}
+                      or (role == "community" and p != OTHER_PHONE)
+                      or (role in {"grid", "party"} and p in (CADRE_PHONE, MEMBER_PHONE))}, (role, cadres)
 
 
 def test_masked_phones_keep_their_shape(as_role, world):
