@@ -457,46 +457,48 @@ def step(
             code="step_not_allowed", issue_status=issue.status, issue_step=kind,
             issue_steps=[k for k, (sources, _) in STEPS.items() if issue.status in sources and k != "comment"],
         )
-    note = fields.text("note", max_length=NOTE_MAX, multiline=True)
-    data: dict[str, Any] = {}
-    unit_id = None
-    if kind == "meeting":
-        decision = fields.text("decision", max_length=NOTE_MAX, multiline=True, required=True)
-        data = {"decision": decision,
-                "attending_unit_ids": _existing(session, Unit, fields.ids("attending_unit_ids", most=50)),
-                "attending_person_ids": _existing(session, Person, fields.ids("attending_person_ids", most=50))}
-        unit_id = fields.integer("unit_id")
-        deadline = fields.date("deadline")
-        if deadline is not None:
-            if deadline < county_today(session):
+    # Nothing is written until the step is whole: one UPDATE of the issue, one version on.
+    with session.no_autoflush:
+        note = fields.text("note", max_length=NOTE_MAX, multiline=True)
+        data: dict[str, Any] = {}
+        unit_id = None
+        if kind == "meeting":
+            decision = fields.text("decision", max_length=NOTE_MAX, multiline=True, required=True)
+            data = {"decision": decision,
+                    "attending_unit_ids": _existing(session, Unit, fields.ids("attending_unit_ids", most=50)),
+                    "attending_person_ids": _existing(session, Person, fields.ids("attending_person_ids", most=50))}
+            unit_id = fields.integer("unit_id")
+            deadline = fields.date("deadline")
+            if deadline is not None:
+                if deadline < county_today(session):
+                    raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
+                issue.deadline = deadline
+                data["deadline"] = deadline.isoformat()
+        elif kind == "refer":
+            unit_id = fields.integer("unit_id", required=True)
+            if unit_id == issue.unit_id:
+                raise BadRequest(N_("refer the issue to another unit than the one holding it"), code="same_unit")
+            if not note:
+                raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
+        elif kind in ("resolve", "reopen") and not note and not files:
+            raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
+        if kind in ("refer", "reopen"):
+            # A new unit or a second round needs its own deadline: the old one is not theirs.
+            deadline = fields.date("deadline")
+            if deadline is not None and deadline < county_today(session):
                 raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
             issue.deadline = deadline
-            data["deadline"] = deadline.isoformat()
-    elif kind == "refer":
-        unit_id = fields.integer("unit_id", required=True)
-        if unit_id == issue.unit_id:
-            raise BadRequest(N_("refer the issue to another unit than the one holding it"), code="same_unit")
-        if not note:
-            raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
-    elif kind in ("resolve", "reopen") and not note and not files:
-        raise BadRequest(N_("%(field)s is required"), code="missing_field", field="note")
-    if kind in ("refer", "reopen"):
-        # A new unit or a second round needs its own deadline: the old one is not theirs.
-        deadline = fields.date("deadline")
-        if deadline is not None and deadline < county_today(session):
-            raise BadRequest(N_("the deadline has already passed"), code="deadline_passed")
-        issue.deadline = deadline
-        if deadline is not None:
-            data["deadline"] = deadline.isoformat()
-    if unit_id is not None:
-        issue.unit_id = get(session, Unit, unit_id).id
-    pictures = photo_files.read_photos(files)
-    where = _step_point(session, fields)
-    if target is not None:
-        issue.status = target
-        issue.closed_at = func.now() if target == "closed" else None
-    event = IssueEvent(issue_id=issue.id, kind=kind, user_id=scope.user_id, unit_id=unit_id or issue.unit_id,
-                       note=note, data=data, geom=where)
+            if deadline is not None:
+                data["deadline"] = deadline.isoformat()
+        if unit_id is not None:
+            issue.unit_id = get(session, Unit, unit_id).id
+        pictures = photo_files.read_photos(files)
+        where = _step_point(session, fields)
+        if target is not None:
+            issue.status = target
+            issue.closed_at = func.now() if target == "closed" else None
+        event = IssueEvent(issue_id=issue.id, kind=kind, user_id=scope.user_id, unit_id=unit_id or issue.unit_id,
+                           note=note, data=data, geom=where)
     session.add(event)
     # The issue's row changes with every step (its version too), so two people stepping at
     # once cannot both pass: the second flush finds the version moved on.

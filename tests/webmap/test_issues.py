@@ -407,6 +407,12 @@ def test_a_form_with_no_file_chosen_is_no_photo(officer, world):
     assert response.status_code == 201 and response.get_json()["photos"] == []
 
 
+def test_each_step_moves_the_version_by_one(officer, world):
+    issue = report(officer).get_json()
+    met = officer.post(f"/api/v1/issues/{issue['id']}/events", json=step_body(world, "meeting", issue["version"]))
+    assert met.get_json()["version"] == issue["version"] + 1  # a client may count on it
+
+
 def test_a_step_taken_far_outside_the_county_is_refused(officer, world, session):
     issue = report(officer).get_json()
     events = f"/api/v1/issues/{issue['id']}/events"
