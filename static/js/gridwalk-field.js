@@ -445,7 +445,8 @@
       return el("figure", { class: "gw-photo" },
         el("a", { href: url + "?size=original", target: "_blank", rel: "noopener" },
           el("img", { src: url, alt: "", loading: "lazy" })),
-        facts.length ? el("figcaption", { class: "gw-muted", text: facts.join(" · ") }) : null);
+        facts.length ? el.apply(null, ["figcaption", { class: "gw-muted" }].concat(
+          facts.map(function (fact) { return el("div", { text: fact }); }))) : null);
     }
 
     function showIssueData(issue, banner) {

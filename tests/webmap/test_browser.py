@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from tests.conftest import DEMO_PASSWORD
+from tests.webmap.test_issues import jpeg
 
 pytestmark = pytest.mark.browser
 
@@ -404,11 +405,17 @@ def test_an_officer_walks_an_issue_through_its_workflow_on_a_phone(browser, live
     panel.get_by_role("button", name="标记已解决").tap()
     step = panel.locator("form.gw-step-form")
     step.locator("textarea[name=note]").fill("已清理完毕")
+    # A phone photo: its EXIF says when, and where (about 20 m east of the issue).
+    photo = jpeg(gps=(b["lon"] + 0.0002, b["lat"]), taken="2026:11:20 09:30:00", size=(800, 600))
     step.locator("input[type=file]").set_input_files(files=[{
-        "name": "after.png", "mimeType": "image/png", "buffer": _png()}])
+        "name": "after.jpg", "mimeType": "image/jpeg", "buffer": photo}])
     step.locator("button[type=submit]").tap()
     panel.locator(".gw-badge.gw-status-resolved").first.wait_for()
     panel.locator(".gw-timeline img").first.wait_for()
+    caption = panel.locator(".gw-timeline figcaption").first.inner_text()
+    assert "拍摄于 11-20 09:30" in caption and "距问题" in caption, caption
+    panel.locator(".gw-timeline figure").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "phone-issue-photo.png"))
 
     # The one who did the work does not check it: the community officer does.
     assert panel.get_by_role("button", name="核查办结").count() == 0
@@ -435,16 +442,6 @@ def test_an_officer_walks_an_issue_through_its_workflow_on_a_phone(browser, live
     assert 0 < y < panel.bounding_box()["y"]
     page.screenshot(path=str(screenshots / "phone-issue-closed.png"))
     context.close()
-
-
-def _png() -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (640, 480), (30, 140, 60)).save(out, "PNG")
-    return out.getvalue()
 
 
 def test_a_patrol_on_a_phone_records_its_route_and_its_issues(browser, live_server, demo_url, grid_building,
