@@ -87,10 +87,10 @@ def data(session: Session, scope: Scope, items: list[Assignment]) -> list[dict[s
     today = county_today(session)
     out = []
     for a in items:
-        # A phone is shown for the work it reaches the person for: an ended assignment
-        # (history) shows it to the county only.
-        ended = a.valid_to is not None and a.valid_to <= today
-        row = assignment_data(a, areas.get(a.id) in personal and (not ended or scope.county_wide))
+        # A phone is shown for the work it reaches the person for: an assignment not in force
+        # (ended, or not begun) shows it to the county only.
+        in_force = a.valid_from <= today and (a.valid_to is None or a.valid_to > today)
+        row = assignment_data(a, areas.get(a.id) in personal and (in_force or scope.county_wide))
         row["on"] = _target_ref(a)
         row["version"] = a.version
         out.append(row)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,7 @@ from geo.models import (
 from geo.responsibility import area_path
 from geo.routing import route
 from geo.scope import Scope, mask_phone, subtree
-from geo.validate import Fields, storable_id
+from geo.validate import Fields, normalised, storable_id
 
 DESCRIPTION_MAX = 4000
 NOTE_MAX = 4000
@@ -381,7 +380,7 @@ def _same_report(issue: Issue, body: Any) -> bool:
         lon, lat = float(body.get("lon")), float(body.get("lat"))
     except (TypeError, ValueError):
         return False
-    description = unicodedata.normalize("NFC", str(body.get("description") or "").strip())
+    description = normalised(str(body.get("description") or ""), multiline=True)  # as it was stored
     # Within about a metre: a position may come back from a float round trip.
     return (body.get("category") == issue.category and description == issue.description
             and abs(lon - point.x) < 1e-5 and abs(lat - point.y) < 1e-5)

@@ -61,10 +61,7 @@ class Fields:
             return ""
         if not isinstance(value, str):
             raise BadRequest(N_("%(field)s must be text"), field=name)
-        value = unicodedata.normalize("NFC", value.strip())
-        if multiline:
-            # Browsers send a form's and a FormData's line breaks as CRLF: one break each.
-            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        value = normalised(value, multiline=multiline)
         if len(value) > max_length:
             raise BadRequest(N_("%(field)s has at most %(n)s characters"), field=name, n=max_length)
         for char in value:
@@ -169,6 +166,15 @@ class Fields:
         if value not in options:
             raise BadRequest(N_("%(field)s must be one of %(choices)s"), field=name, choices=", ".join(options))
         return value
+
+
+def normalised(value: str, *, multiline: bool = False) -> str:
+    """Text as it is stored: NFC, trimmed and, if multi-line, with one kind of line break
+    (browsers send a form's and a FormData's line breaks as CRLF)."""
+    value = unicodedata.normalize("NFC", value.strip())
+    if multiline:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
 
 
 def storable_id(record_id: int) -> bool:

@@ -49,6 +49,10 @@ def load_user() -> None:
         # Open311 clients send their key as a parameter.
         token = request.values.get("api_key")
     if token is not None:
+        if request.method in _UNSAFE and not request.path.startswith(("/api/", "/open311/")):
+            # The pages' forms (accounts, passwords, tokens …) are for people logged in with a
+            # password; a token may read pages (downloads), never post them.
+            raise Forbidden(N_("log in with your password to do this; an API token may not"), code="session_only")
         user = accounts.user_for_token(db.session(), token)
         if user is None:
             raise Unauthorized(N_("the API token is not valid"), code="invalid_token")

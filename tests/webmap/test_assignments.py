@@ -105,6 +105,12 @@ def test_no_backdated_history_to_read_a_strangers_phone(officer, world, session)
     assert a["person"]["phone"] == "13600002222"  # reachable for the building while it stands
     officer.post(f"/api/v1/assignments/{a['id']}/end", json={"version": 1})
     assert officer.get(f"/api/v1/assignments/{a['id']}").get_json()["person"]["phone"] == "136****2222"
+    # Nor one that begins in years to come, and so never stands on the map either.
+    future = officer.post("/api/v1/assignments", json=body(world, person_id=world.other_cadre.id,
+                                                           valid_from="2099-01-01"))
+    assert future.status_code == 201 and future.get_json()["person"]["phone"] == "136****2222"
+    listed = officer.get("/api/v1/assignments?all=1").get_data(as_text=True)
+    assert "13600002222" not in listed
 
 
 def test_ending_keeps_the_assignment_as_history(officer, world, session):

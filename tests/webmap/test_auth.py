@@ -238,8 +238,17 @@ def test_a_token_cannot_mint_tokens_or_change_the_password(client, session, admi
     created = client.post("/api/v1/users", headers=headers,
                           json={"username": "backdoor", "password": "a long secret", "role": "admin"})
     assert created.status_code == 403
+    # Nor through the pages' forms, which skip nothing for a token.
+    for path, form in [("/admin/users/new", {"username": "evil", "password": "a long secret", "role": "admin"}),
+                       (f"/admin/users/{admin_user.id}", {"password": "hijacked-password"}),
+                       ("/account/tokens", {"name": "more"}),
+                       ("/account/password", {"current_password": "correct horse", "new_password": "stolen!!!"})]:
+        refused = client.post(path, data=form, headers=headers)
+        assert refused.status_code == 403, (path, refused.status_code)
+    assert client.get("/issues.csv", headers=headers).status_code == 200  # reading pages is fine
     assert login(client, "admin", "correct horse").status_code == 302
     assert login(client, "backdoor", "a long secret").status_code != 302
+    assert login(client, "evil", "a long secret").status_code != 302
 
 
 def test_a_new_password_revokes_tokens_and_unlocks_the_login(client, session, admin_user):

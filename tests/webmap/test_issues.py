@@ -401,6 +401,15 @@ def test_a_report_with_photos_keeps_its_line_breaks(officer, world, session):
     assert response.get_json()["description"] == "楼道堆物\n影响通行"
 
 
+def test_a_multi_line_report_sent_again_lands_once(officer, world, session):
+    """The retry of a phone's report whose answer was lost: CRLF both times."""
+    body = {"lon": 109.4745, "lat": 29.9845, "category": "环境卫生", "description": "第一行\r\n第二行",
+            "client_id": str(uuid.uuid4())}
+    first, again = officer.post("/api/v1/issues", json=body), officer.post("/api/v1/issues", json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["id"] == first.get_json()["id"]
+
+
 def test_a_form_with_no_file_chosen_is_no_photo(officer, world):
     response = post_form(officer, "/api/v1/issues", {"lon": "109.4745", "lat": "29.9845", "category": "环境卫生",
                                                      "photos": (io.BytesIO(b""), "")})
