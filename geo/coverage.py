@@ -181,6 +181,7 @@ def not_visited(
         # A party member follows their own households, not a colleague's.
         if person_id not in (None, scope.person_id):
             raise NotFound(N_("no person with id %(id)s"), id=person_id)
+        person_id = scope.person_id if scope.person_id is not None else 0
     if person_id is not None:
         held = select(Assignment.household_id).where(Assignment.person_id == person_id, current(),
                                                      Assignment.household_id.is_not(None))
@@ -193,7 +194,7 @@ def not_visited(
         .order_by(found.c.last.asc().nulls_first(), found.c.id).limit(limit)
     ).all()
     return [
-        {"household_id": r.id, "building_id": r.building_id, "building": r.building,
+        {"household_id": r.id if r.personal else None, "building_id": r.building_id, "building": r.building,
          # A flat's number is where a resident lives: masked for who sees no personal data.
          "address": f"{r.unit_no}-{r.floor}-{r.room}" if r.personal else None,
          "last_visit": r.last.isoformat() if r.last else None,

@@ -58,7 +58,10 @@ def _household(session: Session, scope: Scope, household_id: int, *, person_id: 
 
 def households_of(session: Session, scope: Scope, building_id: int) -> list[dict[str, Any]]:
     """The households of a building for choosing one: address, residents, and the head's
-    name and phone where the user's area covers them (masked elsewhere)."""
+    name and phone where the user's area covers them (masked elsewhere). A viewer, who
+    sees no personal data and visits no one, is not shown a building's homes."""
+    if scope.role == "viewer":
+        raise Forbidden(N_("your role does not see households"))
     building = session.get(Building, building_id) if storable_id(building_id) else None
     held_by_me = set()
     if scope.person_id is not None:

@@ -134,7 +134,8 @@ SCHEMAS: J = {
         id=INTEGER, name=STRING, level=STRING, households=INTEGER, visited=INTEGER, share=nullable(NUMBER),
         last_visit=nullable(DATE))}),
     "Week": obj(week=DATE, visited=INTEGER, households=INTEGER, share=nullable(NUMBER)),
-    "NotVisited": obj(household_id=INTEGER, building_id=INTEGER, building=STRING, address=STRING,
+    # Where the caller sees no personal data (a viewer): no household id, no flat number.
+    "NotVisited": obj(household_id=nullable(INTEGER), building_id=INTEGER, building=STRING, address=nullable(STRING),
                       last_visit=nullable(DATE), days=nullable(INTEGER)),
     "HouseholdChoice": obj(id=INTEGER, unit_no=INTEGER, floor=INTEGER, room=STRING, address=STRING,
                            residents=INTEGER, active=BOOLEAN, head_name=STRING, phone=STRING, mine=BOOLEAN),
@@ -144,11 +145,12 @@ SCHEMAS: J = {
                    "properties": {"household_id": INTEGER, "person_id": INTEGER, "visited_on": DATE,
                                   "hours": NUMBER, "note": STRING, "needs": STRING, "wish_title": STRING,
                                   "wish_description": STRING, "client_id": STRING}},
-    "Wish": obj(id=INTEGER, title=STRING, description=STRING, status={"enum": ["open", "claimed", "fulfilled",
+    # description, address and note are null where the caller sees no personal data (a viewer).
+    "Wish": obj(id=INTEGER, title=STRING, description=nullable(STRING), status={"enum": ["open", "claimed", "fulfilled",
                                                                                 "withdrawn"]},
-                raised_on=DATE, building=STRING, address=STRING, area_id=nullable(INTEGER),
+                raised_on=DATE, building=STRING, address=nullable(STRING), area_id=nullable(INTEGER),
                 claimed_by=nullable(STRING), claimed_on=nullable(DATE), promised_on=nullable(DATE),
-                fulfilled_on=nullable(DATE), note=STRING, rating=nullable(INTEGER), version=INTEGER, late=BOOLEAN,
+                fulfilled_on=nullable(DATE), note=nullable(STRING), rating=nullable(INTEGER), version=INTEGER, late=BOOLEAN,
                 photo_ids={"type": "array", "items": INTEGER}),
     "WishStep": {"type": "object", "additionalProperties": False, "required": ["version"],
                  "properties": {"version": INTEGER, "note": STRING, "rating": INTEGER, "promised_on": DATE,
@@ -384,7 +386,7 @@ def spec() -> J:
                                                                  _param("area_id", INTEGER)])},
         "/buildings/{building_id}/households": {"get": _op(
             "A building's households to choose from (names and phones masked outside the user's area)",
-            array("HouseholdChoice"), params=[_id("building_id")], errors=(404,))},
+            array("HouseholdChoice"), params=[_id("building_id")], errors=(403, 404))},
         "/visits": {"post": _retry_safe(_op(
             "Record a household visit (and a micro-wish it raised). A client_id this login already used answers "
             "200 with the visit stored then.", ref("Visit"), status=201, body=ref("VisitWrite"),

@@ -161,8 +161,8 @@ def test_residents_names_show_only_where_the_user_works(app, role_users, world, 
     assert (mine["head_name"], mine["phone"]) == ("陈大妈", "13312345678")
     viewer = app.test_client()
     log_in_as(viewer, "viewer-user")
-    theirs = viewer.get(f"/api/v1/buildings/{world.building.id}/households").get_json()[0]
-    assert (theirs["head_name"], theirs["phone"]) == ("陈**", "133****5678")
+    refused = viewer.get(f"/api/v1/buildings/{world.building.id}/households")  # no homes at all for a viewer
+    assert refused.status_code == 403 and "陈大妈" not in refused.get_data(as_text=True)
 
 
 def test_a_wish_from_open_to_fulfilled_and_rated(member, world, session):
@@ -318,12 +318,15 @@ def test_a_party_member_sees_their_own_record_and_a_viewer_nobodys(app, member, 
     assert member.get(f"/api/v1/people/{world.cadre.id}/summary?year={year}").status_code == 404  # a colleague
     assert [r["name"] for r in member.get(f"/api/v1/accountability/behind?year={year}").get_json()] == ["李四"]
     assert member.get(f"/api/v1/not-visited?days=30&person_id={world.cadre.id}").status_code == 404
+    held = {h.id for h in world.households[:4]}  # 李四's; the other two are a colleague's to visit
+    assert {r["household_id"] for r in member.get("/api/v1/not-visited?days=30").get_json()} == held
     viewer = app.test_client()
     log_in_as(viewer, "viewer-user")
     assert viewer.get(f"/api/v1/people/{world.member.id}/summary?year={year}").status_code == 404
     assert viewer.get(f"/api/v1/accountability/behind?year={year}").get_json() == []
     lonely = viewer.get("/api/v1/not-visited?days=30").get_json()
-    assert lonely and all(r["address"] is None for r in lonely)  # buildings, not flats
+    assert lonely and all(r["address"] is None and r["household_id"] is None for r in lonely)  # buildings, not flats
+    assert viewer.get(f"/api/v1/buildings/{world.building.id}/households").status_code == 403
     county = app.test_client()
     log_in_as(county, "county-user")
     assert all(r["address"] for r in county.get("/api/v1/not-visited?days=30").get_json())
