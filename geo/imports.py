@@ -38,6 +38,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -60,8 +61,9 @@ OUTSIDE_PARENT_SHARE = 0.01
 OUTSIDE_PARENT_METRES = 20
 # Buildings belong to a compound, or to the grid when they stand in no compound.
 BUILDING_AREA_LEVELS = ("compound", "grid")
-# The source id of a building imported without one: a digest of its footprint follows.
-SHAPE_KEY = "shape:"
+# A building imported without an id is the one already standing there (and imported without
+# an id too) when the two footprints overlap by at least this much of their union.
+SAME_FOOTPRINT = 0.5
 # A degree of latitude; a degree of longitude is shorter (96 km at 宣恩), so the strip is at
 # most 20 m wide whichever way it faces.
 METRES_PER_DEGREE = 111_320
@@ -191,9 +193,7 @@ class _Candidate:
 
     @property
     def label(self) -> str:
-        if self.key is None or self.key.startswith(SHAPE_KEY):
-            return _index_label(self.index)
-        return self.key
+        return self.key if self.key is not None else _index_label(self.index)
 
 
 def _index_label(index: int) -> str:
@@ -306,9 +306,8 @@ class _FileImport:
     already seen, so that an id used twice is imported once (its first feature) and
     reported for the others."""
 
-    def __init__(self, session: Session, *, datum: str, shape_keys: bool = False, **options: Any) -> None:
+    def __init__(self, session: Session, *, datum: str, **options: Any) -> None:
         self.started = time.monotonic()
-        self.shape_keys = shape_keys
         self.report = ImportReport()
         self.session = session
         self.datum = datum
@@ -330,17 +329,22 @@ class _FileImport:
         candidates = []
         for candidate in checked:
             index = candidate.index
-            if candidate.key is None and self.shape_keys:
-                # No id: the footprint itself is the id, so the same file imported again
-                # updates its buildings instead of adding them twice.
-                candidate.key = SHAPE_KEY + hashlib.sha256(candidate.wkb).hexdigest()[:32]
             if candidate.key is not None:
                 first = self.first_seen.setdefault(candidate.key, index)
                 if first != index:
                     self.reject(candidate, BadRequest(
-                        N_("the same footprint appears again in this file (first as feature #%(first)s); "
-                           "only the first is imported") if candidate.key.startswith(SHAPE_KEY) else
                         N_("its id is used again in this file (first by feature #%(first)s); "
+                           "only the first is imported"),
+                        first=first + 1,
+                    ))
+                    continue
+            else:
+                # Without an id, the same footprint twice is the same building twice.
+                digest = "\x00" + hashlib.sha256(candidate.wkb).hexdigest()
+                first = self.first_seen.setdefault(digest, index)
+                if first != index:
+                    self.reject(candidate, BadRequest(
+                        N_("the same footprint appears again in this file (first as feature #%(first)s); "
                            "only the first is imported"),
                         first=first + 1,
                     ))
@@ -573,6 +577,36 @@ def import_areas(
     return run.finish()
 
 
+def _same_place(session: Session, candidates: list[_Candidate], matched: set[int]) -> None:
+    """Set each id-less candidate's existing_id to the id-less building it redraws, if any:
+    the one overlapping it most, by at least SAME_FOOTPRINT of their union. One query, one
+    GiST lookup per candidate; a building is taken by one feature only."""
+    if not candidates:
+        return
+    staged = (
+        func.unnest(_array("shape_wkbs", [c.wkb for c in candidates], LargeBinary))
+        .table_valued("wkb", with_ordinality="n").render_derived()
+    )
+    shape = func.ST_GeomFromWKB(staged.c.wkb, geometry.SRID)
+    overlap = (func.ST_Area(func.ST_Intersection(Building.geom, shape))
+               / func.nullif(func.ST_Area(func.ST_Union(Building.geom, shape)), 0))
+    best = (
+        select(Building.id, overlap.label("overlap"))
+        .where(Building.source_id.is_(None), Building.geom.op("&&")(shape), func.ST_Intersects(Building.geom, shape))
+        .order_by(overlap.desc(), Building.id).limit(3)
+        .lateral("best")
+    )
+    rows = session.execute(
+        select(staged.c.n, best.c.id).select_from(staged.join(best, true()))
+        .where(best.c.overlap >= SAME_FOOTPRINT).order_by(staged.c.n, best.c.overlap.desc())
+    ).all()
+    for n, building_id in rows:
+        c = candidates[n - 1]
+        if c.existing_id is None and building_id not in matched:
+            c.existing_id = building_id
+            matched.add(building_id)
+
+
 def _given_parent(session: Session, code: str, level: str) -> Area:
     if level == AREA_LEVELS[0]:
         raise BadRequest(N_("a county has no parent area; leave out --parent"), code="unexpected_parent")
@@ -705,9 +739,11 @@ def import_buildings(
     covering its representative point; it may stick out of that area by no more than 1 % of
     its area or 20 m. A building in no compound or grid is rejected.
 
-    A building's source id is its `id_field` property (else its feature id); without one,
-    a digest of its footprint stands in (SHAPE_KEY…), so that importing the same file again
-    updates rather than duplicates. Buildings are matched to earlier imports by it.
+    A building's source id is its `id_field` property (else its feature id); buildings are
+    matched to earlier imports by it. A building without one is matched by where it stands:
+    the building imported without an id whose footprint overlaps it most (at least
+    SAME_FOOTPRINT of the two together), so that importing the same file again, or a
+    redrawn one, updates rather than duplicates.
     """
     _start(session, datum)
     parents = _ParentShapes(session)
@@ -715,13 +751,13 @@ def import_buildings(
         session,
         id_field=id_field,
         id_required=False,
-        shape_keys=True,
         key_length=_length(Building.__table__.c.source_id),
         name_field=name_field,
         name_length=_length(Building.__table__.c.name),
         datum=datum,
     )
     total = len(features)
+    matched: set[int] = set()  # buildings without ids already taken by a feature of this file
     for start in _chunks(features):
         candidates = run.check(features[start:start + CHUNK_SIZE], start)
         area_ids = _areas_at(session, [c.geom for c in candidates], BUILDING_AREA_LEVELS)
@@ -743,6 +779,7 @@ def import_buildings(
             }
             for c in placed:
                 c.existing_id = existing.get(c.key) if c.key is not None else None
+        _same_place(session, [c for c in placed if c.key is None], matched)
         created, updated = _write(session, Building, "source_id", placed, {})
         run.report.created += created
         run.report.updated += updated

@@ -581,12 +581,20 @@
 
     // --- walking patrols ----------------------------------------------------------------
 
+    // The patrol this login is walking, kept on the phone; another login on the same phone
+    // does not see it (its route is not theirs to send).
     function runningPatrol() {
-      try { return JSON.parse(localStorage.getItem("gw-patrol") || "null"); } catch (e) { return null; }
+      var p = null;
+      try { p = JSON.parse(localStorage.getItem("gw-patrol") || "null"); } catch (e) { return null; }
+      return p && p.user_id === cfg.userId ? p : null;
     }
     function savePatrol(p) {
-      if (p) localStorage.setItem("gw-patrol", JSON.stringify(p));
-      else localStorage.removeItem("gw-patrol");
+      if (p) {
+        p.user_id = cfg.userId;
+        localStorage.setItem("gw-patrol", JSON.stringify(p));
+      } else {
+        localStorage.removeItem("gw-patrol");
+      }
       showPatrol();
     }
     function showPatrol() {
@@ -670,8 +678,11 @@
       var p = runningPatrol();
       var body = p.track.length >= 2 ? { track: p.track } : {};
       post("patrols/" + p.id + "/end", body).then(function (result) {
-        // A route the server will not take must not keep the patrol open: end it without.
-        return result.status === 400 && body.track ? post("patrols/" + p.id + "/end", {}) : result;
+        // A route the server will not take (a bad one, or this patrol was started on another
+        // login) must not keep the patrol open: end it without.
+        var notTaken = result.status === 400 ||
+          (result.status === 409 && result.data && result.data.error && result.data.error.code === "not_your_patrol");
+        return notTaken && body.track ? post("patrols/" + p.id + "/end", {}) : result;
       }).then(function (result) {
         if (result.status === 200 || result.status === 409) {
           savePatrol(null);

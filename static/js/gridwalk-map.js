@@ -218,7 +218,9 @@
         var sep = source.indexOf("?") >= 0 ? (/[?&]$/.test(source) ? "" : "&") : "?";
         getJSON(api(source + sep + "bbox=" + bboxParam(bounds)), controller.signal)
           .then(function (data) {
-            loaded[key] = { bounds: bounds, zoom: zoom };
+            // A layer cut at its limit is asked again after the next move: zooming in then
+            // shows what the cut left out.
+            loaded[key] = data.truncated ? null : { bounds: bounds, zoom: zoom };
             showHint("failed", "");
             draw(key, data);
           })

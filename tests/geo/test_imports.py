@@ -379,22 +379,33 @@ def test_buildings_join_the_compound_or_grid_under_them(session: Session, world:
 
 
 def test_buildings_without_ids_are_not_doubled_by_a_second_import(session: Session, world: World) -> None:
-    data = collection(
+    first_file = collection(
         feature(box(109.4760, 29.9860, 109.4761, 29.9861), None, name="无编号1栋"),
         feature(box(109.4762, 29.9860, 109.4763, 29.9861), None, name="无编号2栋"),
         feature(box(109.4760, 29.9860, 109.4761, 29.9861), None, name="重复"),
     )
+    # Surveyed again: the first drawn a little wider (about 2 m), the second as before, a third new.
+    redrawn = collection(
+        feature(box(109.47598, 29.9860, 109.4761, 29.9861), None, name="无编号1栋（重测）"),
+        feature(box(109.4762, 29.9860, 109.4763, 29.9861), None, name="无编号2栋"),
+        feature(box(109.4766, 29.9860, 109.4767, 29.9861), None, name="无编号3栋"),
+    )
     before = session.scalar(select(func.count()).select_from(Building))
 
-    first = imports.import_buildings(session, imports.read_features(data), datum="gcj02")
-    second = imports.import_buildings(session, imports.read_features(data), datum="gcj02")
+    first = imports.import_buildings(session, imports.read_features(first_file), datum="gcj02")
+    again = imports.import_buildings(session, imports.read_features(first_file), datum="gcj02")
+    redraw = imports.import_buildings(session, imports.read_features(redrawn), datum="gcj02")
 
     assert (first.created, first.updated) == (2, 0)
-    assert (second.created, second.updated) == (0, 2)
-    assert [(r.label, r.reason) for r in second.rejected] == [
+    assert (again.created, again.updated) == (0, 2)
+    assert [(r.label, r.reason) for r in again.rejected] == [
         ("#3", "the same footprint appears again in this file (first as feature #1); only the first is imported")
     ]
-    assert session.scalar(select(func.count()).select_from(Building)) == before + 2
+    assert (redraw.created, redraw.updated) == (1, 2)
+    names = set(session.scalars(select(Building.name).where(Building.source_id.is_(None),
+                                                             Building.name.like("无编号%"))))
+    assert names == {"无编号1栋（重测）", "无编号2栋", "无编号3栋"}  # no synthetic ids stored either
+    assert session.scalar(select(func.count()).select_from(Building)) == before + 3
 
 
 def test_reimporting_buildings_updates_them(session: Session, world: World) -> None:

@@ -672,9 +672,17 @@ def test_the_map_opens_without_a_network_once_it_has_been_opened(browser, live_s
     context = browser.new_context(**PHONE, locale="zh-CN")
     page = context.new_page()
     log_in(page, live_server, "grid")
-    # The first open already keeps the page and its scripts.
-    page.wait_for_function("""async () => !!(await caches.match('/')) && !!(await caches.match(
-        document.querySelector("script[src*='gridwalk-field.js']").src))""")
+    # The first open already keeps the page and its scripts: wait until both are in the cache
+    # (going offline while the worker still fetches them left the test racing it).
+    kept = page.evaluate("""async () => {
+        const script = document.querySelector("script[src*='gridwalk-field.js']").src;
+        for (let i = 0; i < 300; i++) {
+            if (await caches.match('/') && await caches.match(script)) return true;
+            await new Promise(resolve => setTimeout(resolve, 50));
+        }
+        return false;
+    }""")
+    assert kept
     page.wait_for_function("() => !!navigator.serviceWorker.controller")
 
     context.set_offline(True)
