@@ -44,6 +44,8 @@ PATROL_MAX_HOURS = 8
 # Who records (and so verifies) volunteer service, and who records registrations.
 RECORDERS = frozenset({"admin", "county", "township", "community", "grid"})
 REGISTRARS = frozenset({"admin", "county", "township", "community"})
+# Roles that see their own accountability record only (a viewer has none).
+OWN_RECORD_ONLY = frozenset({"party", "viewer"})
 
 
 def stars(hours: Decimal | float) -> int:
@@ -94,10 +96,11 @@ def _people_under(area_id: int, *, party_only: bool = True) -> Select[Any]:
     return stmt.where(Person.is_party_member) if party_only else stmt
 
 
-def _people_in(scope: Scope, *, party_only: bool = True) -> Select[Any]:
+def _people_in(scope: Scope, *, party_only: bool = True, honours: bool = False) -> Select[Any]:
     """The people a user answers for: everyone for county-wide roles, else those of the
-    user's area (see _people_under); a party member or a viewer answers for themself only."""
-    if scope.role in ("party", "viewer"):
+    user's area (see _people_under); a party member or a viewer answers for themself only.
+    The volunteers' honour board (`honours`) is everyone's to read, in the user's area."""
+    if scope.role in OWN_RECORD_ONLY and not honours:
         return select(Person.id).where(Person.id == scope.person_id)
     if scope.county_wide:
         stmt = select(Person.id)
@@ -110,7 +113,7 @@ def person_in_scope(session: Session, scope: Scope, person_id: int, *, registeri
     registration, also a party member not yet registered anywhere. Else 404."""
     person = session.get(Person, person_id) if storable_id(person_id) else None
     if person is not None and not (
-        (scope.county_wide and scope.role != "viewer") or scope.person_id == person.id
+        (scope.county_wide and scope.role not in OWN_RECORD_ONLY) or scope.person_id == person.id
         or (registering and person.is_party_member and person.registered_area_id is None)
         or session.scalar(select(Person.id).where(Person.id == person.id,
                                                   Person.id.in_(_people_in(scope, party_only=False))))
@@ -193,7 +196,7 @@ def ranking(session: Session, scope: Scope, limit: int = 100) -> list[dict[str, 
         select(Person.id, Person.name, Unit.name.label("unit"), total)
         .join(ServiceRecord, ServiceRecord.person_id == Person.id)
         .outerjoin(Unit, Unit.id == Person.unit_id)
-        .where(Person.id.in_(_people_in(scope, party_only=False)))
+        .where(Person.id.in_(_people_in(scope, party_only=False, honours=True)))
         .group_by(Person.id, Person.name, Unit.name)
         .order_by(total.desc(), Person.id).limit(limit)
     ).all()

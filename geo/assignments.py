@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from geo.db import county_today
+from geo.db import by_pinyin, county_today
 from geo.directory import PAGE_SIZE, check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from geo.models import (
@@ -80,7 +80,7 @@ def people_in(session: Session, scope: Scope, area_id: int, limit: int = 300) ->
         select(Person.id, Person.name, Person.title, Unit.name.label("unit"))
         .outerjoin(Unit, Unit.id == Person.unit_id)
         .where(Person.id.in_(select(held.c.person_id)))
-        .order_by(Person.name, Person.id)
+        .order_by(by_pinyin(session, Person.name), Person.id)
         .limit(limit)
     ).all()
     return [{"id": r.id, "name": r.name, "title": r.title, "unit": r.unit} for r in rows]

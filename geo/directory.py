@@ -13,6 +13,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from geo import accounts
+from geo.db import by_pinyin
 from geo.errors import N_, BadRequest, Conflict, NotFound
 from geo.models import ROLES, Area, Person, Unit, User
 from geo.scope import Scope, mask_phone
@@ -50,8 +51,7 @@ def check_version(record: Any, fields: Fields) -> None:
     version = fields.integer("version", required=True)
     if version != record.version:
         raise Conflict(
-            N_("someone else changed this record first (now version %(current)s, you sent %(sent)s): "
-               "reload and try again"),
+            N_("someone else changed this in the meantime: look at it again as it is now, then try again"),
             code="version_conflict", current=record.version, sent=version,
         )
 
@@ -76,7 +76,7 @@ def area_choices(session: Session, scope: Scope) -> list[dict[str, Any]]:
                community.name.label("community_name"), scope.reads(community.id).label("readable"))
         .join(community, community.id == case((Area.level == "grid", Area.parent_id), else_=Area.id))
         .where(Area.level.in_(("community", "grid")), scope.reads(Area.id))
-        .order_by(community.name, community.id, Area.name, Area.id)
+        .order_by(by_pinyin(session, community.name), community.id, by_pinyin(session, Area.name), Area.id)
     ).all()
     groups: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -126,7 +126,7 @@ def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = N
 
 def all_units(session: Session) -> list[Unit]:
     """Every unit, by name: for choosing one (a county has a few hundred)."""
-    return list(session.scalars(select(Unit).order_by(Unit.name)))
+    return list(session.scalars(select(Unit).order_by(by_pinyin(session, Unit.name), Unit.id)))
 
 
 # --- people -----------------------------------------------------------------------------

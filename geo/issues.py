@@ -19,7 +19,7 @@ from typing import Any
 from geoalchemy2 import Geography
 from sqlalchemy import Select, and_, case, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from geo import photos as photo_files
 from geo.db import county_today
@@ -190,7 +190,10 @@ def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict
         unit_ids |= set(e.data.get("attending_unit_ids", []))
     units = {u.id: {"id": u.id, "name": u.name}
              for u in session.scalars(select(Unit).where(Unit.id.in_([i for i in unit_ids if i])))}
-    users = {u.id: u.username for u in session.scalars(select(User).where(User.id.in_([i for i in user_ids if i])))}
+    # A login that is a person is shown by the person's name (滕飞 (grid)), else by its name.
+    users = {u.id: f"{u.person.name} ({u.username})" if u.person else u.username
+             for u in session.scalars(select(User).options(joinedload(User.person))
+                                      .where(User.id.in_([i for i in user_ids if i])))}
     person_ids = [e.person_id for e in events if e.person_id and not e.user_id]
     people = {p.id: p.name for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
     building = None
@@ -208,13 +211,15 @@ def _routed_to(session: Session, events: Sequence[IssueEvent], personal: bool) -
     if reported is None or "routing" not in reported.data:
         return None
     routing = reported.data["routing"]
-    people = session.scalars(select(Person).where(Person.id.in_(routing.get("person_ids", [])))).all()
+    people = session.scalars(select(Person).options(joinedload(Person.unit))
+                             .where(Person.id.in_(routing.get("person_ids", [])))).all()
     order = {pid: i for i, pid in enumerate(routing.get("person_ids", []))}
     unit = session.get(Unit, routing["unit_id"]) if routing.get("unit_id") else None
     return {
         "unit": {"id": unit.id, "name": unit.name} if unit else None,
         "people": [
-            {"id": p.id, "name": p.name, "title": p.title, "phone": p.phone if personal else mask_phone(p.phone)}
+            {"id": p.id, "name": p.name, "title": p.title, "phone": p.phone if personal else mask_phone(p.phone),
+             "unit": p.unit.name if p.unit else None}
             for p in sorted(people, key=lambda p: order[p.id])
         ],
     }
@@ -610,13 +615,16 @@ def each_row(session: Session, scope: Scope, filters: Filters, *, limit: int, of
     thousands never sits in memory at once."""
     stmt = (
         select(Issue, Unit.name.label("unit"), Area.name.label("area"), Building.name.label("building"),
-               IssueCategory.name.label("category_name"), User.username.label("reporter"),
+               IssueCategory.name.label("category_name"),
+               # As the timeline shows them: the person's name and the login, or the login.
+               func.coalesce(Person.name + " (" + User.username + ")", User.username).label("reporter"),
                case((overdue(), True), else_=False).label("is_overdue"))
         .outerjoin(Unit, Unit.id == Issue.unit_id)
         .outerjoin(Area, Area.id == Issue.area_id)
         .outerjoin(Building, Building.id == Issue.building_id)
         .outerjoin(IssueCategory, IssueCategory.code == Issue.category)
         .outerjoin(User, User.id == Issue.reported_by_id)
+        .outerjoin(Person, Person.id == User.person_id)
         .where(readable(scope))
     )
     stmt = filters.apply(stmt).limit(limit).offset(offset).execution_options(yield_per=1000)

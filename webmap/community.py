@@ -96,6 +96,7 @@ def dashboard() -> str | Response | WerkzeugResponse:
         overdue_issues=issues.count(db.session(), scope(), overdue_filter),
         wish_counts=visits.wish_counts(db.session(), scope(), area_id, dt.date(today.year, 1, 1)),
         behind=behind, not_visited=lonely, open_wishes=open_wishes, shown_rows=SHOWN_ROWS,
+        own_only=scope().role in accountability.OWN_RECORD_ONLY,
     )
 
 
@@ -161,7 +162,8 @@ def accountability_page() -> str | Response:
                          _("Hours")],
                         ([r["group"], r["name"], r["title"], r["sessions"], r["hours"]] for r in found), fmt)
     return render_template("accountability.html", title=_("Annual accountability"), rows=found, year=year,
-                           group=group, required=accountability)
+                           group=group, required=accountability,
+                           own_only=scope().role in accountability.OWN_RECORD_ONLY)
 
 
 @bp.get("/volunteers")

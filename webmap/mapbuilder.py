@@ -126,18 +126,21 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
                   maxSpan={key: MAX_BBOX_SPAN[SOURCE[key]] for key in LAYERS})
     DataLayers(layers, config, static).add_to(m)
 
+    return _render(m, settings.title, settings.chrome_html, static)
+
+
+def _render(m: folium.Map, title: str, chrome_html: str, static: Callable[[str], str]) -> str:
+    """The page around a map: its title, icon and our chrome (bar, panel …)."""
     figure = m.get_root()
-    figure.header.add_child(Element(f"<title>{escape(settings.title)}</title>"), name="title")
+    figure.header.add_child(Element(f"<title>{escape(title)}</title>"), name="title")
     figure.header.add_child(
         Element(f'<link rel="icon" href="{escape(static("icon.svg"))}" type="image/svg+xml">'), name="icon"
     )
-    figure.html.add_child(Element(settings.chrome_html), name="chrome")
-    return _render(figure)
-
-
-def _render(figure: Any) -> str:
-    # Folium's page template has no lang attribute; ours say which language they speak.
-    return figure.render().replace("<html>", f'<html lang="{html_lang()}">', 1)
+    figure.html.add_child(Element(chrome_html), name="chrome")
+    # Folium's page template has no lang attribute, and its scale bar adds feet and miles;
+    # ours say which language they speak, and measure in metres.
+    html = figure.render().replace("<html>", f'<html lang="{html_lang()}">', 1)
+    return html.replace("L.control.scale()", "L.control.scale({imperial: false})")
 
 
 STATUS_COLOURS = {"reported": "#e74c3c", "meeting": "#f39c12", "resolved": "#2e86c1", "referred": "#8e44ad",
@@ -171,9 +174,7 @@ def build_patrol_page(patrol: dict[str, Any], grid: dict[str, Any] | None, chrom
         m.fit_bounds([[min(p[0] for p in points), min(p[1] for p in points)],
                       [max(p[0] for p in points), max(p[1] for p in points)]],
                      padding_top_left=(30, 30), padding_bottom_right=(30, 320))
-    figure = m.get_root()
-    figure.header.add_child(Element(f"<title>{escape(title)}</title>"), name="title")
-    figure.header.add_child(Element(f'<link rel="stylesheet" href="{escape(static("css/gridwalk.css"))}">'),
-                            name="css")
-    figure.html.add_child(Element(chrome_html), name="chrome")
-    return _render(figure)
+    m.get_root().header.add_child(
+        Element(f'<link rel="stylesheet" href="{escape(static("css/gridwalk.css"))}">'), name="css"
+    )
+    return _render(m, title, chrome_html, static)

@@ -53,6 +53,7 @@ def _client_texts() -> dict[str, Any]:
         "failed": _("Could not load; check the connection and tap again."),
         "close": _("Close"),
         "zoomIn": _("Zoom in to see buildings"),
+        "layers": _("Layers"),
         "tooMany": _("Showing the first {n}; zoom in for all"),
         "tooManyIssues": _("Showing the {n} most pressing issues (overdue first); zoom in for all"),
         "locate": _("Show my location"),
@@ -130,7 +131,7 @@ def _field_texts() -> dict[str, Any]:
         "loginAgain": _("Saved on this phone; log in again to send it."),
         "failed": _("Could not send; try again."),
         "needsNetwork": _("This needs the network; try again when connected."),
-        "sentTo": _("Reported. It went to:"),
+        "sentTo": _("Reported, and sent to the unit and cadres below."),
         "routedTo": _("Sent to"),
         "isItOneOf": _("Is it one of these open issues nearby?"),
         "addToThis": _("Add to this one"),
@@ -157,10 +158,11 @@ def _field_texts() -> dict[str, Any]:
                              "it waits on the phone until the network returns."),
         "noMembers": _("Nobody answers for anything in this grid yet"),
         "patrolStarted": _("Patrol of {grid} started; your route is being recorded."),
-        "noGridHere": _("There is no grid at the centre of the map: move the map to the grid to walk."),
+        "noGridHere": _("None of your grids is at the centre of the map: move the map to the grid to walk."),
         "steps": step_names(),
         "events": event_names(),
         "currentUnit": _("Responsible unit"),
+        "nowWith": _("Now with {unit}"),
     }
 
 

@@ -19,7 +19,7 @@ def kind_names() -> dict[str, str]:
     return {
         "standing_committee": _("County leader for the community"),
         "department": _("Department for the big party committee"),
-        "unit": _("Unit for the compound or building"),
+        "unit": _("Unit for the grid, compound or building"),
         "party_member": _("Party member for households"),
     }
 

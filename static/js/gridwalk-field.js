@@ -449,9 +449,12 @@
           facts.map(function (fact) { return el("div", { text: fact }); }))) : null);
     }
 
-    function showIssueData(issue, banner) {
+    function showIssueData(issue, banner, warning) {
       var nodes = [];
-      if (banner) nodes.push(el("p", { class: "gw-ok", role: "status", text: banner }));
+      if (banner) {
+        nodes.push(el("p", warning ? { class: "gw-error", role: "alert", text: banner }
+                                   : { class: "gw-ok", role: "status", text: banner }));
+      }
       var head = el("section", { class: "gw-issue-card", "data-issue-id": issue.id },
         el("h2", {}, el("span", { class: "gw-badge gw-status-" + issue.status, text: T.statuses[issue.status] }),
           " " + issue.category_name + " #" + issue.id),
@@ -463,9 +466,19 @@
         issue.deadline ? el("p", { class: "gw-muted", text: T.deadline + " " + issue.deadline }) : null);
       nodes.push(head);
       if (issue.routed_to) {
+        // Whom the report went to when it was made: the unit, and the cadres from the
+        // building up to the grid, each with their own unit.
         var routed = el("div", { class: "gw-routed" }, el("h4", { text: F.routedTo }));
-        if (issue.unit) routed.appendChild(el("p", {}, el("strong", { class: "gw-routed-unit", text: issue.unit.name })));
-        issue.routed_to.people.forEach(function (p) { routed.appendChild(el("div", { class: "gw-who" }, ctx.person(p))); });
+        var first = issue.routed_to.unit;
+        if (first) routed.appendChild(el("p", {}, el("span", { class: "gw-muted", text: F.responsibleUnit + " " }),
+          el("strong", { class: "gw-routed-unit", text: first.name })));
+        issue.routed_to.people.forEach(function (p) {
+          var shown = { name: p.name, phone: p.phone, title: [p.unit, p.title].filter(Boolean).join(" ") };
+          routed.appendChild(el("div", { class: "gw-who" }, ctx.person(shown)));
+        });
+        if (issue.unit && first && issue.unit.id !== first.id) {
+          routed.appendChild(el("p", { class: "gw-muted", text: ctx.fill(F.nowWith, { unit: issue.unit.name }) }));
+        }
         nodes.push(routed);
       } else if (issue.unit) {
         nodes.push(el("p", {}, el("span", { class: "gw-muted", text: F.currentUnit + ": " }),
@@ -561,6 +574,14 @@
           if (result.status === 201) { showIssueData(result.data); ctx.reloadIssues(); return; }
           message.textContent = errorText(result);
           message.hidden = false;
+          if (result.status === 409) {
+            // Someone acted first: show the issue as it is now, with why this step did not go.
+            var why = errorText(result);
+            ctx.getJSON(ctx.api("issues/" + issue.id)).then(function (now) {
+              showIssueData(now, why, true);
+              ctx.reloadIssues();
+            }, function () { /* the message stays on the form */ });
+          }
         }, function () {
           submit.disabled = false;
           message.textContent = F.needsNetwork;

@@ -82,6 +82,20 @@
       }).catch(function () { /* plain HTTP: online only */ });
     }
 
+    // On a phone the buttons stand just above the bottom sheet, however tall it is now.
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        document.documentElement.style.setProperty("--panel-h", panel.offsetHeight + "px");
+      }).observe(panel);
+    }
+
+    // Leaflet names its layer button in English whatever the page's language.
+    var layersToggle = document.querySelector(".leaflet-control-layers-toggle");
+    if (layersToggle) {
+      layersToggle.title = T.layers;
+      layersToggle.setAttribute("aria-label", T.layers);
+    }
+
     // No animation: the page opens on the user's area, and a view set at once after stays set.
     if (cfg.fitBounds) map.fitBounds(cfg.fitBounds, { animate: false });
     if (window.innerWidth < 600) {
@@ -105,7 +119,11 @@
             throw new Error("unauthorized");
           }
           return response.json().then(function (data) {
-            if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
+            if (!response.ok) {
+              var refused = new Error((data.error && data.error.message) || response.statusText);
+              refused.refused = true;  // the server said no: not a network failure
+              throw refused;
+            }
             return data;
           });
         });
@@ -222,10 +240,15 @@
             // shows what the cut left out.
             loaded[key] = data.truncated ? null : { bounds: bounds, zoom: zoom };
             showHint("failed", "");
+            if (key === "issues") filterError("");
             draw(key, data);
           })
           .catch(function (error) {
-            if (error.name !== "AbortError") showHint("failed", T.failed);
+            if (error.name === "AbortError") return;
+            // A filter the server refuses (an end date before the start …) says why, where
+            // the officer is looking; anything else is the network.
+            if (error.refused && key === "issues") filterError(error.message);
+            showHint("failed", error.refused ? error.message : T.failed);
           });
       });
     }
@@ -376,6 +399,12 @@
     // --- issue filters (the form in the map's chrome) ----------------------------------
 
     var filterForm = document.getElementById("gw-filters");
+    var filterMessage = filterForm ? filterForm.appendChild(el("p", { class: "gw-error", role: "alert", hidden: "hidden" })) : null;
+    function filterError(text) {
+      if (!filterMessage) return;
+      filterMessage.textContent = text;
+      filterMessage.hidden = !text;
+    }
     function issueQuery() {
       var params = new URLSearchParams();
       if (filterForm) {

@@ -51,7 +51,7 @@ def test_a_stale_edit_of_a_unit_is_refused(page_as, session, world):
     assert first.status_code == 302
     second = post(admin, f"/admin/units/{world.unit.id}", name="县住建局（旧）", kind="department",
                   phone="", version="1")
-    assert second.status_code == 409 and "他人已先修改此记录" in second.get_data(as_text=True)
+    assert second.status_code == 409 and "其他人刚刚修改了这条记录" in second.get_data(as_text=True)
     session.expire_all()
     assert session.get(Unit, world.unit.id).name == "县住房和城乡建设局"
 

@@ -164,6 +164,21 @@ def test_overdue_issues_stand_out_even_inside_a_cluster(browser, live_server, de
     context.close()
 
 
+def test_on_a_phone_every_link_of_a_pages_bar_is_on_screen(browser, live_server, screenshots):
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, live_server, "admin")
+    page.goto(f"{live_server}/issues")
+    links = page.locator(".gw-bar a, .gw-bar button")
+    assert links.count() >= 9
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, links.nth(i).inner_text()
+    assert page.locator(".gw-bar form.gw-logout button").is_visible()
+    page.screenshot(path=str(screenshots / "phone-issue-list.png"))
+    context.close()
+
+
 def test_the_map_page_requests_nothing_outside_this_server(browser, live_server, responsible_building):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

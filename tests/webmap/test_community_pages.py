@@ -150,7 +150,7 @@ def test_a_wish_is_claimed_and_fulfilled_from_its_page(app, role_users, world, s
 
 def test_a_viewer_sees_wishes_but_no_buttons(app, role_users, world, session, year_of_work):
     page = logged_in(app, "viewer-user").get("/wishes").get_data(as_text=True)
-    assert "修楼道灯" in page and "<form method=\"post\"" not in page
+    assert "修楼道灯" in page and "action=\"/wishes/" not in page
 
 
 def test_accountability_lists_who_is_behind_by_unit_and_downloads(app, role_users, world, session, year_of_work):
