@@ -676,8 +676,8 @@ def test_the_coverage_layer_colours_the_map_and_answers_a_tap(browser, live_serv
     assert "since=" in week.value.url
     with page.expect_response(lambda r: "/api/v1/coverage?level=grid" in r.url):
         page.evaluate("void Gridwalk.map.setZoom(14, {animate: false})")
-    page.wait_for_load_state("networkidle")
-    assert "按网格" in box.inner_text()
+    # Drawn once both the grids and their figures are in (a slow machine may take a while).
+    page.wait_for_function("() => document.querySelector('#gw-coverage').innerText.includes('按网格')")
     context.close()
 
 
