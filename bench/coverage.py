@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -21,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from geo import coverage, demo  # noqa: E402
-from geo.db import make_engine, session_factory  # noqa: E402
+from bench.county import open_county  # noqa: E402
+from geo import coverage  # noqa: E402
 from geo.scope import Scope  # noqa: E402
 
 # The aggregate as one would write it by hand: visited households in the window, every
@@ -52,17 +51,11 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=50)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        print("set DATABASE_URL (or run `make bench-coverage`)", file=sys.stderr)
+    opened = open_county(args.scale, "bench-coverage")
+    if opened is None:
         return 2
-    engine = make_engine(url)
-    factory = session_factory(engine)
+    engine, factory = opened
     with factory() as session:
-        if not demo.is_loaded(session):
-            print(f"loading the demo county at scale {args.scale} …", file=sys.stderr)
-            demo.load(session, scale=args.scale, password="bench-only-password")
-            session.commit()
         sizes = session.execute(text(
             "SELECT (SELECT count(*) FROM buildings), (SELECT count(*) FROM households), (SELECT count(*) FROM visits)"
         )).one()

@@ -12,7 +12,6 @@ Prints p50/p95 of both and their ratio. Issues created here are deleted afterwar
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -25,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from geo import demo, issues  # noqa: E402
-from geo.db import make_engine, session_factory  # noqa: E402
+from bench.county import open_county  # noqa: E402
+from geo import issues  # noqa: E402
 from geo.models import User  # noqa: E402
 from geo.scope import Scope  # noqa: E402
 
@@ -70,19 +69,11 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--n", type=int, default=300)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        print("set DATABASE_URL (or run `make bench`)", file=sys.stderr)
+    opened = open_county(args.scale, "bench")
+    if opened is None:
         return 2
-    engine = make_engine(url)
-    factory = session_factory(engine)
+    engine, factory = opened
     with factory() as session:
-        if not demo.is_loaded(session):
-            print(f"loading the demo county at scale {args.scale} …", file=sys.stderr)
-            demo.load(session, scale=args.scale, password="bench-only-password")
-            session.commit()
-        else:
-            print("a county is loaded already: measuring on it, --scale is not applied", file=sys.stderr)
         buildings = session.scalar(text("SELECT count(*) FROM buildings"))
         grid_user = session.query(User).filter_by(username="grid").one()
         scope = Scope.of(grid_user)

@@ -329,26 +329,19 @@ class _FileImport:
         candidates = []
         for candidate in checked:
             index = candidate.index
-            if candidate.key is not None:
-                first = self.first_seen.setdefault(candidate.key, index)
-                if first != index:
-                    self.reject(candidate, BadRequest(
-                        N_("its id is used again in this file (first by feature #%(first)s); "
-                           "only the first is imported"),
-                        first=first + 1,
-                    ))
-                    continue
-            else:
-                # Without an id, the same footprint twice is the same building twice.
-                digest = "\x00" + hashlib.sha256(candidate.wkb).hexdigest()
-                first = self.first_seen.setdefault(digest, index)
-                if first != index:
-                    self.reject(candidate, BadRequest(
-                        N_("the same footprint appears again in this file (first as feature #%(first)s); "
-                           "only the first is imported"),
-                        first=first + 1,
-                    ))
-                    continue
+            # An id used twice is one building twice; without ids, so is one footprint twice
+            # (a NUL cannot start an id, so the two never meet).
+            seen = candidate.key if candidate.key is not None else "\x00" + hashlib.sha256(candidate.wkb).hexdigest()
+            first = self.first_seen.setdefault(seen, index)
+            if first != index:
+                self.reject(candidate, BadRequest(
+                    N_("its id is used again in this file (first by feature #%(first)s); "
+                       "only the first is imported") if candidate.key is not None else
+                    N_("the same footprint appears again in this file (first as feature #%(first)s); "
+                       "only the first is imported"),
+                    first=first + 1,
+                ))
+                continue
             candidates.append(candidate)
         return candidates
 

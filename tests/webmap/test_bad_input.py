@@ -340,6 +340,11 @@ def field_cases(w: Any, issue: dict[str, Any], patrol: dict[str, Any], wish: int
               "since=2026-05-01&until=2026-04-01", "unit_id=x", "area_id=" + HUGE, "overdue=maybe", "limit=0",
               "offset=-1"]:
         cases.append(("GET", f"/api/v1/issues?{q}", None))
+    for path in ["/areas/0/people", "/areas/99999999999/people", f"/areas/{w.other_grid.id}/people",
+                 "/areas/-1/people"]:
+        cases.append(("GET", f"/api/v1{path}", None))
+    for q in ["sort=urgent", "sort=urgency;--", "sort=URGENCY"]:
+        cases.append(("GET", f"/api/v1/issues?{q}", None))
     for q in ["lon=x&lat=29.98&category=环境卫生", "lat=29.98&category=环境卫生", "lon=200&lat=29.98"]:
         cases.append(("GET", f"/api/v1/issues/nearby?{q}", None))
 
@@ -373,7 +378,8 @@ OPEN311_FORMS = [
     {"service_code": "绿化", "lat": "29.98", "long": "109.47", "colour": "red"},
     {"service_code": "绿化", "lat": "nan", "long": "109.47"}, {"service_code": SQLISH[0], "lat": "1", "long": "1"},
 ]
-OPEN311_QUERIES = ["status=lost", "start_date=yesterday", "end_date=2026-13-01", "service_request_id=abc",
+OPEN311_QUERIES = ["status=lost", "status=open,lost", "status=closed;--", "start_date=yesterday", "end_date=2026-13-01",
+                   "service_request_id=abc",
                    "service_request_id=1,x", "colour=red"]
 
 

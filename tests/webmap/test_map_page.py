@@ -63,6 +63,7 @@ def test_the_page_does_not_grow_with_the_number_of_buildings(logged_in, world, s
 def test_the_page_speaks_chinese_by_default_and_english_on_request(logged_in, world):
     page = logged_in.get("/").get_data(as_text=True)
     assert '<html lang="zh-CN">' in page  # Chinese glyphs, not Japanese ones
+    assert "L.control.scale({imperial: false})" in page  # metres, not feet
     for text in ("网格通", "社区", "网格", "小区", "楼栋", "图例", "退出登录", "已超期"):
         assert text in page, text
     english = logged_in.get("/?lang=en").get_data(as_text=True)

@@ -1,0 +1,31 @@
+"""What every benchmark starts from: the database DATABASE_URL names, holding a demo county
+(loaded at the script's scale if it holds none)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo import demo
+from geo.db import make_engine, session_factory
+
+
+def open_county(scale: int, make_target: str) -> tuple[Engine, sessionmaker[Session]] | None:
+    """The engine and sessions of the benchmark's database, or None (said why) without one."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print(f"set DATABASE_URL (or run `make {make_target}`)", file=sys.stderr)
+        return None
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with factory() as session:
+        if not demo.is_loaded(session):
+            print(f"loading the demo county at scale {scale} …", file=sys.stderr)
+            demo.load(session, scale=scale, password="bench-only-password")
+            session.commit()
+        else:
+            print("a county is loaded already: measuring on it, --scale is not applied", file=sys.stderr)
+    return engine, factory
