@@ -106,6 +106,8 @@ def crs_kind(crs: Any) -> str:
 
 def check_lonlat(geom: BaseGeometry) -> None:
     xy = shapely.get_coordinates(geom)
+    if len(xy) and not np.isfinite(xy).all():
+        raise InvalidGeometry(N_("a position is not a pair of finite numbers"))
     if len(xy) and (np.abs(xy[:, 0]).max() > 180 or np.abs(xy[:, 1]).max() > 90):
         raise InvalidGeometry(
             N_("coordinates are outside longitude −180…180 / latitude −90…90 "

@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
-from geo import geometry
+from geo import geometry, gisfiles, placement
 from geo.errors import N_, BadRequest, GridwalkError
 from geo.models import AREA_DEPTH, AREA_LEVELS, Area, Building
 
@@ -59,8 +60,6 @@ CHUNK_SIZE = 2000
 # fails both.
 OUTSIDE_PARENT_SHARE = 0.01
 OUTSIDE_PARENT_METRES = 20
-# Buildings belong to a compound, or to the grid when they stand in no compound.
-BUILDING_AREA_LEVELS = ("compound", "grid")
 # A building imported without an id is the one already standing there (and imported without
 # an id too) when the two footprints overlap by at least this much of their union.
 SAME_FOOTPRINT = 0.5
@@ -90,6 +89,10 @@ class ImportReport:
     updated: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     seconds: float = 0.0
+    # Buildings: how many of the accepted ones wait for their grid (held by a community,
+    # township or the county). Areas: how many buildings moved into the areas imported.
+    waiting: int = 0
+    moved: int = 0
 
     @property
     def accepted(self) -> int:
@@ -97,6 +100,19 @@ class ImportReport:
 
 
 # --- reading the file ---------------------------------------------------------------------
+
+GEOJSON_SUFFIXES = (".geojson", ".json")
+
+
+def read_path(path: Path, *, layer: str | None = None, encoding: str | None = None) -> Sequence[Any]:
+    """The features of a GeoJSON file, or of one layer of any other GIS file
+    (`geo.gisfiles`), ready for import_areas and import_buildings."""
+    if path.suffix.lower() in GEOJSON_SUFFIXES:
+        if layer is not None:
+            raise BadRequest(N_("a GeoJSON file has one layer: leave out --layer"), code="unexpected_layer")
+        return read_features(path.read_bytes())
+    return gisfiles.read(path, layer=layer, encoding=encoding)
+
 
 
 def read_features(data: bytes) -> list[dict[str, Any]]:
@@ -213,14 +229,17 @@ def _candidate(
 ) -> _Candidate:
     label = _index_label(index)
     try:
-        if not (isinstance(feature, dict) and feature.get("type") == "Feature"):
-            raise BadRequest(N_("not a GeoJSON Feature"))
-        properties = feature.get("properties")
+        if isinstance(feature, gisfiles.SourceFeature):
+            feature_id, properties = feature.id, feature.properties
+        else:
+            if not (isinstance(feature, dict) and feature.get("type") == "Feature"):
+                raise BadRequest(N_("not a GeoJSON Feature"))
+            feature_id, properties = feature.get("id"), feature.get("properties")
         if properties is None:
             properties = {}
         if not isinstance(properties, dict):
             raise BadRequest(N_("its properties are not a JSON object"))
-        key = _key(feature, properties, id_field, id_required, key_length)
+        key = _key(feature_id, properties, id_field, id_required, key_length)
         if key is not None:
             label = key
         geom = _lonlat_multipolygon(feature)
@@ -231,11 +250,11 @@ def _candidate(
 
 
 def _key(
-    feature: dict[str, Any], properties: dict[str, Any], id_field: str | None, required: bool, length: int
+    feature_id: Any, properties: dict[str, Any], id_field: str | None, required: bool, length: int
 ) -> str | None:
     # With --id-field the id comes from that property only: falling back to the feature id
     # for some features would mix two numbering schemes in one file.
-    value = properties.get(id_field) if id_field else feature.get("id")
+    value = properties.get(id_field) if id_field else feature_id
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)  # 422825.0 is the same code as 422825
     if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
@@ -262,9 +281,13 @@ def _name(properties: dict[str, Any], name_field: str, length: int) -> str:
     return name
 
 
-def _lonlat_multipolygon(feature: dict[str, Any]) -> MultiPolygon:
+def _lonlat_multipolygon(feature: dict[str, Any] | gisfiles.SourceFeature) -> MultiPolygon:
     """The feature's shape in lon/lat, checked in the file's own datum, so that a swapped or
     broken shape is reported as such rather than as whatever a datum shift made of it."""
+    if isinstance(feature, gisfiles.SourceFeature):
+        if feature.geom is None:
+            raise feature.problem or BadRequest(N_("geometry is missing or cannot be read"))
+        return geometry.as_multipolygon(feature.geom)
     geom = geometry.from_geojson(feature.get("geometry"))
     if geometry.crs_kind(feature.get("crs")) == "mercator":
         geom = geometry.web_mercator_to_wgs84(geom)
@@ -549,6 +572,7 @@ def import_areas(
         datum=datum,
     )
     total = len(features)
+    written: list[str] = []
     for start in _chunks(features):
         candidates = run.check(features[start:start + CHUNK_SIZE], start)
         if parent_level is not None:
@@ -565,8 +589,13 @@ def import_areas(
         created, updated = _write(session, Area, "code", candidates, {"level": level})
         run.report.created += created
         run.report.updated += updated
+        written.extend(str(c.key) for c in candidates)
         if progress:
             progress(min(start + CHUNK_SIZE, total), total)
+    # Buildings that were waiting for these areas (or stood in them as they were) move in.
+    run.report.moved = placement.reattach_buildings(
+        session, session.scalars(select(Area.id).where(Area.code.in_(written))) if written else ()
+    )
     return run.finish()
 
 
@@ -618,6 +647,7 @@ def _given_parent(session: Session, code: str, level: str) -> Area:
 @dataclass
 class _Parent:
     code: str
+    level: str
     shape: BaseGeometry
     widened: BaseGeometry | None = None  # the shape grown by the edge tolerance, when needed
 
@@ -645,12 +675,12 @@ class _ParentShapes:
     def get(self, ids: set[int]) -> dict[int, _Parent]:
         missing = ids - self.parents.keys()
         if missing:
-            for area_id, code, element in self.session.execute(
-                select(Area.id, Area.code, Area.geom).where(Area.id.in_(missing))
+            for area_id, code, level, element in self.session.execute(
+                select(Area.id, Area.code, Area.level, Area.geom).where(Area.id.in_(missing))
             ):
                 shape = geometry.to_geometry(element)
                 shapely.prepare(shape)  # speeds up the many covers() tests against one parent
-                self.parents[area_id] = _Parent(code, shape)
+                self.parents[area_id] = _Parent(code, level, shape)
         return self.parents
 
 
@@ -728,9 +758,11 @@ def import_buildings(
     datum: str = "wgs84",
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import the features as buildings, each attached to the compound, else the grid,
-    covering its representative point; it may stick out of that area by no more than 1 % of
-    its area or 20 m. A building in no compound or grid is rejected.
+    """Import the features as buildings, each attached to the innermost area covering its
+    representative point (a compound, else a grid; until those are drawn, its community,
+    township or the county: such a building is counted as waiting for its grid). It may stick
+    out of that area by no more than 1 % of its area or 20 m. A building outside the county
+    is rejected.
 
     A building's source id is its `id_field` property (else its feature id); buildings are
     matched to earlier imports by it. A building without one is matched by where it stands:
@@ -753,15 +785,16 @@ def import_buildings(
     matched: set[int] = set()  # buildings without ids already taken by a feature of this file
     for start in _chunks(features):
         candidates = run.check(features[start:start + CHUNK_SIZE], start)
-        area_ids = _areas_at(session, [c.geom for c in candidates], BUILDING_AREA_LEVELS)
+        area_ids = _areas_at(session, [c.geom for c in candidates], AREA_LEVELS)
         placed = []
         for c, area_id in zip(candidates, area_ids, strict=True):
             if area_id is None:
-                run.reject(c, BadRequest(N_("no compound or grid covers it — import the grids (and compounds) first")))
+                run.reject(c, BadRequest(N_("it lies outside the county: no area holds it")))
                 continue
             c.area_id = area_id
             placed.append(c)
         placed = _inside_parents(run, parents, placed, "grid")
+        run.report.waiting += sum(parents.parents[c.area_id].level not in placement.PLACED_LEVELS for c in placed)
         source_ids = [c.key for c in placed if c.key is not None]
         if source_ids:
             existing = {

@@ -121,7 +121,7 @@ def demo_command(scale: int, if_empty: bool) -> None:
 
 @click.group("import")
 def import_group() -> None:
-    """Import GeoJSON (a FeatureCollection or a list of Features)."""
+    """Import polygons from GeoJSON, Shapefile (.shp or .zip), GeoPackage, KML or CSV."""
 
 
 def _report(report: imports.ImportReport) -> None:
@@ -131,9 +131,28 @@ def _report(report: imports.ImportReport) -> None:
         accepted=report.accepted, created=report.created, updated=report.updated,
         rejected=len(report.rejected), seconds=seconds,
     ))
+    if report.waiting:
+        click.echo(gettext(
+            "%(count)s buildings are not yet in a grid: they join their grids when the grids are "
+            "imported or drawn", count=report.waiting,
+        ))
+    if report.moved:
+        click.echo(gettext("%(count)s buildings moved into the areas imported", count=report.moved))
     for rejection in report.rejected:
         click.echo(gettext("  rejected %(label)s: %(reason)s", label=rejection.label,
                            reason=message(rejection.error)), err=True)
+
+
+def _file_options(command: Any) -> Any:
+    """The options every GIS import shares: which layer, which text encoding, which datum."""
+    command = click.option(
+        "--from", "datum", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True,
+        help="Datum of the coordinates; gcj02 for AMap/DataV/Tencent data.")(command)
+    command = click.option(
+        "--encoding", help="Text encoding of the attributes, e.g. GBK for a Shapefile without a .cpg.")(command)
+    command = click.option(
+        "--layer", help="The layer to read, when a GeoPackage (or zip) holds several.")(command)
+    return command
 
 
 def _progress_bar(label: str):  # type: ignore[no-untyped-def]
@@ -146,16 +165,16 @@ def _progress_bar(label: str):  # type: ignore[no-untyped-def]
 @click.option("--parent", "parent_code", help="Code of the parent area (default: found by location).")
 @click.option("--id-field", help="Property holding each area's code (default: the feature id).")
 @click.option("--name-field", default="name", show_default=True, help="Property holding each area's name.")
-@click.option("--from", "datum", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True,
-              help="Datum of the coordinates; gcj02 for AMap/DataV/Tencent data.")
+@_file_options
 @with_appcontext
 def import_areas_command(
-    file: Path, level: str, parent_code: str | None, id_field: str | None, name_field: str, datum: str
+    file: Path, level: str, parent_code: str | None, id_field: str | None, name_field: str, datum: str,
+    layer: str | None, encoding: str | None,
 ) -> None:
-    """Import area polygons of one LEVEL from FILE."""
+    """Import area polygons of one LEVEL from FILE; buildings waiting for them move in."""
     session = _session()
     try:
-        features = imports.read_features(file.read_bytes())
+        features = imports.read_path(file, layer=layer, encoding=encoding)
         with _progress_bar(f"importing {level} areas") as bar:
             report = imports.import_areas(
                 session, features, level=level, parent_code=parent_code, id_field=id_field,
@@ -173,7 +192,7 @@ def _audit_import(session: Session, table: str, file: Path, report: imports.Impo
     # Bulk writes pass the ORM by, so the import is logged as one entry.
     audit.record(session, "import", table, after={
         "file": file.name, **options, "created": report.created, "updated": report.updated,
-        "rejected": len(report.rejected),
+        "rejected": len(report.rejected), "waiting": report.waiting, "moved": report.moved,
     })
 
 
@@ -181,14 +200,16 @@ def _audit_import(session: Session, table: str, file: Path, report: imports.Impo
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--id-field", help="Property holding each building's source id (default: the feature id).")
 @click.option("--name-field", default="name", show_default=True, help="Property holding each building's name.")
-@click.option("--from", "datum", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True,
-              help="Datum of the coordinates; gcj02 for AMap/DataV/Tencent data.")
+@_file_options
 @with_appcontext
-def import_buildings_command(file: Path, id_field: str | None, name_field: str, datum: str) -> None:
-    """Import building footprints from FILE; each joins the compound or grid holding it."""
+def import_buildings_command(
+    file: Path, id_field: str | None, name_field: str, datum: str, layer: str | None, encoding: str | None
+) -> None:
+    """Import building footprints from FILE; each joins the innermost area holding it (its
+    compound or grid; until those exist, its community, township or the county)."""
     session = _session()
     try:
-        features = imports.read_features(file.read_bytes())
+        features = imports.read_path(file, layer=layer, encoding=encoding)
         with _progress_bar("importing buildings") as bar:
             report = imports.import_buildings(
                 session, features, id_field=id_field, name_field=name_field, datum=datum,

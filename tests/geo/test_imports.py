@@ -352,28 +352,30 @@ def test_an_unknown_datum_is_refused(session: Session) -> None:
 # --- buildings ----------------------------------------------------------------------------
 
 
-def test_buildings_join_the_compound_or_grid_under_them(session: Session, world: World) -> None:
+def test_buildings_join_the_innermost_area_under_them(session: Session, world: World) -> None:
     features = [
         feature(box(109.4745, 29.9845, 109.4755, 29.9855), "B-compound", name="花园2栋"),
         feature(box(109.485, 29.990, 109.486, 29.991), "B-east", name="东区1栋"),
         feature(box(109.4799, 29.993, 109.4815, 29.994), "B-edge"),  # 10 m over the grid line
         feature(box(109.4795, 29.995, 109.4815, 29.996), "B-across"),  # a quarter of it over the line
-        feature(box(109.55, 29.95, 109.551, 29.951), "B-township"),  # in no grid
+        feature(box(109.55, 29.95, 109.551, 29.951), "B-township"),  # in no grid yet
         feature(box(109.70, 29.95, 109.701, 29.951), "B-outside"),
     ]
 
     report = imports.import_buildings(session, imports.read_features(collection(*features)))
 
-    assert (report.created, report.updated) == (3, 0)
+    assert (report.created, report.updated) == (4, 0)
+    assert report.waiting == 1
     reasons = {r.label: r.reason for r in report.rejected}
-    assert reasons.keys() == {"B-across", "B-township", "B-outside"}
-    assert reasons["B-outside"] == "no compound or grid covers it — import the grids (and compounds) first"
-    assert reasons["B-township"] == reasons["B-outside"]
+    assert reasons.keys() == {"B-across", "B-outside"}
+    assert reasons["B-outside"] == "it lies outside the county: no area holds it"
     assert reasons["B-across"].startswith("25.0% of it lies outside its parent T4228250101-02")
     area_of = dict(session.execute(select(Building.source_id, Building.area_id)).all())
     assert area_of["B-compound"] == world.compound.id
     assert area_of["B-east"] == world.grid_east.id
     assert area_of["B-edge"] == world.grid_east.id
+    # Held by the innermost area there is, until its grid is drawn.
+    assert session.get(Area, area_of["B-township"]).level in ("township", "community")
     named = session.scalars(select(Building).where(Building.source_id == "B-compound")).one()
     assert named.name == "花园2栋" and named.properties == {"name": "花园2栋"}
 

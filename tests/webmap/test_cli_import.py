@@ -84,6 +84,9 @@ def test_import_buildings(app: Any, session: Session, world: World, tmp_path: Pa
         {"type": "Feature", "properties": {"bid": "B-2"},
          "geometry": {"type": "Polygon", "coordinates": [[[109.485, 29.99], [109.486, 29.99], [109.486, 29.991],
                                                          [109.485, 29.991], [109.485, 29.99]]]}},
+        {"type": "Feature", "properties": {"bid": "B-town"},  # no grid drawn there yet
+         "geometry": {"type": "Polygon", "coordinates": [[[109.55, 29.95], [109.551, 29.95], [109.551, 29.951],
+                                                         [109.55, 29.951], [109.55, 29.95]]]}},
         {"type": "Feature", "properties": {"bid": "B-far"},
          "geometry": {"type": "Polygon", "coordinates": [[[110.0, 29.0], [110.001, 29.0], [110.001, 29.001],
                                                          [110.0, 29.001], [110.0, 29.0]]]}},
@@ -92,10 +95,12 @@ def test_import_buildings(app: Any, session: Session, world: World, tmp_path: Pa
     result = run(app, "buildings", str(path), "--id-field", "bid")
 
     assert result.exit_code == 0, result.output
-    assert "接受 2 个（新增 1，更新 1），拒绝 1 个" in result.stdout
-    assert "拒绝 B-far：没有小区或网格覆盖它——请先导入网格（和小区）" in result.stderr
+    assert "接受 3 个（新增 2，更新 1），拒绝 1 个" in result.stdout
+    assert "1 栋楼尚未划入网格：导入或绘制网格后会自动划入" in result.stdout
+    assert "拒绝 B-far：它位于县域之外，没有区域包含它" in result.stderr
     area_of = dict(session.execute(select(Building.source_id, Building.area_id)).all())
-    assert area_of == {"B-1": world.compound.id, "B-2": world.grid_east.id, "DM-1": world.other_grid.id}
+    assert area_of == {"B-1": world.compound.id, "B-2": world.grid_east.id, "DM-1": world.other_grid.id,
+                       "B-town": world.township.id}
 
 
 def test_a_crash_midway_leaves_nothing_of_the_file(
@@ -127,4 +132,5 @@ def test_an_import_is_logged_as_one_audit_entry(app: Any, session: Session) -> N
     run(app, "areas", str(XUANEN), "--level", "county", "--id-field", "adcode", "--from", "gcj02")
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).one()
     assert entry.table_name == "areas" and entry.via == "cli"
-    assert entry.after == {"file": XUANEN.name, "level": "county", "created": 1, "updated": 0, "rejected": 0}
+    assert entry.after == {"file": XUANEN.name, "level": "county", "created": 1, "updated": 0, "rejected": 0,
+                           "waiting": 0, "moved": 0}
