@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations messages bench bench-coverage clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations messages bench bench-coverage bench-import clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -63,3 +63,9 @@ bench-coverage: deps venv
 	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench50
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/coverage.py
+
+# Footprints from a GeoPackage: `gridwalk import buildings` beside ogr2ogr, same file, same server.
+bench-import: deps venv
+	scripts/deps.sh bench
+	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/postgres $(PY) bench/import_gis.py $(ARGS)

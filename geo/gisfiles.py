@@ -24,6 +24,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
+from geo import geometry
 from geo.errors import N_, BadRequest, GridwalkError, InvalidGeometry
 
 SUFFIXES = (".shp", ".zip", ".gpkg", ".kml", ".csv")
@@ -48,6 +49,7 @@ class SourceFeature:
     properties: dict[str, Any]
     geom: BaseGeometry | None
     problem: GridwalkError | None = None
+    checked: bool = False  # geom passed geometry.as_multipolygon already
 
 
 def read(path: Path, *, layer: str | None = None, encoding: str | None = None) -> list[SourceFeature]:
@@ -80,12 +82,17 @@ def read(path: Path, *, layer: str | None = None, encoding: str | None = None) -
             raise BadRequest(N_("the layer has no geometry column"), code=INVALID_FILE)
     shapes = shapely.from_wkb(np.asarray(wkbs, dtype=object), on_invalid="ignore")
     shapes = _to_wgs84(shapes, meta.get("crs"))
+    passing = geometry.passing_multipolygons(shapes)
     names = [str(name) for name in meta["fields"]]
     rows = zip(*(column.tolist() for column in columns), strict=True) if names else ([] for _ in shapes)
     features = []
-    for shape, values in zip(shapes, rows, strict=True):
+    for shape, passed, values in zip(shapes, passing, rows, strict=True):
         problem = None if shape is not None else InvalidGeometry(N_("geometry is missing or cannot be read"))
-        features.append(SourceFeature(None, dict(zip(names, values, strict=True)), shape, problem))
+        properties = dict(zip(names, values, strict=True))
+        if passed is not None:
+            features.append(SourceFeature(None, properties, passed, checked=True))
+        else:
+            features.append(SourceFeature(None, properties, shape, problem))
     return features
 
 

@@ -287,6 +287,8 @@ def _lonlat_multipolygon(feature: dict[str, Any] | gisfiles.SourceFeature) -> Mu
     if isinstance(feature, gisfiles.SourceFeature):
         if feature.geom is None:
             raise feature.problem or BadRequest(N_("geometry is missing or cannot be read"))
+        if feature.checked:
+            return feature.geom  # type: ignore[return-value]
         return geometry.as_multipolygon(feature.geom)
     geom = geometry.from_geojson(feature.get("geometry"))
     if geometry.crs_kind(feature.get("crs")) == "mercator":
@@ -374,11 +376,12 @@ class _FileImport:
         if not candidates:
             return []
         shifted = geometry.gcj02_to_wgs84(GeometryCollection([c.geom for c in candidates]))
+        # Checked again: the shift could (rarely) make two rings touch.
+        passing = geometry.passing_multipolygons(np.asarray(shifted.geoms, dtype=object))
         kept = []
-        for candidate, geom in zip(candidates, shifted.geoms, strict=True):
+        for candidate, geom, passed in zip(candidates, shifted.geoms, passing, strict=True):
             try:
-                # Checked again: the shift could (rarely) make two rings touch.
-                candidate.geom = geometry.as_multipolygon(geom)
+                candidate.geom = passed if passed is not None else geometry.as_multipolygon(geom)
             except GridwalkError as error:
                 self.reject(candidate, error)
                 continue
@@ -389,8 +392,9 @@ class _FileImport:
         # PostGIS judges validity with its own GEOS, which may be another version than
         # shapely's; a shape it refuses would otherwise fail the table's CHECK constraint,
         # and with it the whole file, instead of being rejected alone.
-        for c in candidates:
-            c.wkb = bytes(geometry.to_element(c.geom).data)
+        wkbs = shapely.to_wkb(np.asarray([c.geom for c in candidates], dtype=object))
+        for c, wkb in zip(candidates, wkbs, strict=True):
+            c.wkb = wkb
         invalid = _invalid_in_postgis(self.session, [c.wkb for c in candidates])
         kept = []
         for position, candidate in enumerate(candidates):

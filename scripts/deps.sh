@@ -3,12 +3,15 @@
 #   scripts/deps.sh          what `make demo` needs: PostgreSQL 15 + PostGIS 3 (unless
 #                            DATABASE_URL names a server already), python3-venv
 #   scripts/deps.sh test     and what the tests need: PostGIS, Chromium and CJK fonts
+#   scripts/deps.sh bench    what the import benchmark needs: PostGIS and gdal-bin
 set -euo pipefail
 
 want=()
 [ -z "${DATABASE_URL:-}" ] || [ "${1:-}" = test ] && want+=(postgresql-15 postgresql-15-postgis-3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 [ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk)
+# The import benchmark measures Gridwalk beside GDAL's ogr2ogr on a local PostGIS.
+[ "${1:-}" = bench ] && want+=(postgresql-15 postgresql-15-postgis-3 gdal-bin)
 
 missing=()
 for p in "${want[@]+"${want[@]}"}"; do
