@@ -24,15 +24,17 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from geo import accounts, assignments, audit, directory, issues
+from sqlalchemy.orm import joinedload
+
+from geo import accounts, assignments, audit, directory, issues, placement
 from geo.errors import GridwalkError
-from geo.models import ASSIGNMENT_KINDS, ROLES, IssueCategory, Person, Unit, User
+from geo.models import ASSIGNMENT_KINDS, ROLES, Building, IssueCategory, Person, Unit, User
 from geo.scope import MANAGE_ASSIGNMENTS
 from geo.validate import Fields
 from webmap import db
 from webmap.auth import login_required, scope
 from webmap.i18n import message
-from webmap.names import kind_names, role_names
+from webmap.names import kind_names, level_names, role_names
 from webmap.validate_form import form_data, save_and_return
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -394,3 +396,22 @@ def audit_log() -> str:
         tz=ZoneInfo(current_app.config["TIMEZONE"]),
     )
 
+
+
+# --- buildings not yet in a grid --------------------------------------------------------
+
+
+@bp.get("/buildings/waiting")
+def waiting_buildings() -> str:
+    """Buildings imported before their grids: what is left to draw or import."""
+    session = db.session()
+    page = _page_number()
+    stmt = placement.not_yet_in_a_grid(scope()).options(joinedload(Building.area))
+    found = session.scalars(stmt.limit(directory.PAGE_SIZE).offset((page - 1) * directory.PAGE_SIZE))
+    levels = level_names()
+    rows = [{"cells": [b.source_id or f"#{b.id}", b.name or "—", f"{b.area.name} · {levels[b.area.level]}"]}
+            for b in found]
+    return _list_page(
+        _("Buildings not yet in a grid (%(count)s)", count=placement.count_not_yet_in_a_grid(session, scope())),
+        [_("Source id"), _("Name"), _("Held for now by")], rows, None,
+    )

@@ -155,3 +155,20 @@ def test_list_pages_let_unrelated_parameters_be(page_as, world):
     assert admin.get("/admin/assignments?utm_source=wechat").status_code == 200
     assert admin.get("/admin/audit?from=menu&lang=zh").status_code == 200
     assert admin.get("/admin/assignments?area_id=abc").status_code == 400
+
+
+def test_buildings_imported_before_their_grids_are_listed_in_scope(page_as, session, world):
+    from geo import imports
+    from tests.conftest import box
+
+    houses = [{"type": "Feature", "id": key, "properties": {"name": name}, "geometry": shape.__geo_interface__}
+              for key, name, shape in [("V-1", "村部1栋", box(109.55, 29.95, 109.5503, 29.9503)),
+                                        ("V-2", "村部2栋", box(109.56, 29.95, 109.5603, 29.9503))]]
+    imports.import_buildings(session, houses)
+
+    page = page_as("township").get("/admin/buildings/waiting").get_data(as_text=True)
+    assert "尚未划入网格的楼栋（2）" in page
+    assert "村部1栋" in page and "测试镇 · 乡镇（街道）" in page
+    assert "贡水花园1栋" not in page  # it is in its compound already
+    # A community officer's scope holds none of them.
+    assert "尚未划入网格的楼栋（0）" in page_as("community").get("/admin/buildings/waiting").get_data(as_text=True)
