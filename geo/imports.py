@@ -701,26 +701,40 @@ def _inside_parents(
                 parent_level=parent_level,
             ))
             continue
-        parent = found[c.area_id]
         try:
-            outside = parent.outside_share(c.geom)
-            tolerated = outside <= OUTSIDE_PARENT_SHARE or parent.near_enough(c.geom)
-        except shapely.errors.GEOSException as exc:
-            run.reject(c, BadRequest(
-                N_("it cannot be compared with its parent %(parent)s: %(reason)s"),
-                parent=parent.code, reason=str(exc)[:200],
-            ))
-            continue
-        if not tolerated:
-            run.reject(c, BadRequest(
-                N_("%(share)s%% of it lies outside its parent %(parent)s, reaching more than "
-                   "%(metres)s m beyond its edge (tolerated: %(limit)s%% of it, or a %(metres)s m strip)"),
-                share=f"{outside * 100:.1f}", parent=parent.code, metres=OUTSIDE_PARENT_METRES,
-                limit=f"{OUTSIDE_PARENT_SHARE * 100:g}",
-            ))
+            check_inside(found[c.area_id], c.geom)
+        except GridwalkError as error:
+            run.reject(c, error)
             continue
         kept.append(c)
     return kept
+
+
+def parent_shape(area: Area) -> _Parent:
+    """An area as the parent a new or redrawn shape is checked against."""
+    shape = geometry.to_geometry(area.geom)
+    shapely.prepare(shape)
+    return _Parent(area.code, area.level, shape)
+
+
+def check_inside(parent: _Parent, geom: BaseGeometry) -> None:
+    """BadRequest unless `geom` lies inside `parent` within the tolerance (at most 1 % of it
+    outside, or nothing more than 20 m beyond the parent's edge)."""
+    try:
+        outside = parent.outside_share(geom)
+        tolerated = outside <= OUTSIDE_PARENT_SHARE or parent.near_enough(geom)
+    except shapely.errors.GEOSException as exc:
+        raise BadRequest(
+            N_("it cannot be compared with its parent %(parent)s: %(reason)s"),
+            parent=parent.code, reason=str(exc)[:200],
+        ) from None
+    if not tolerated:
+        raise BadRequest(
+            N_("%(share)s%% of it lies outside its parent %(parent)s, reaching more than "
+               "%(metres)s m beyond its edge (tolerated: %(limit)s%% of it, or a %(metres)s m strip)"),
+            code="outside_parent", share=f"{outside * 100:.1f}", parent=parent.code,
+            metres=OUTSIDE_PARENT_METRES, limit=f"{OUTSIDE_PARENT_SHARE * 100:g}",
+        )
 
 
 def _match_areas(

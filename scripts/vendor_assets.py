@@ -46,7 +46,8 @@ def main() -> int:
     registry = os.environ.get("npm_config_registry", "https://registry.npmjs.org")
     packages = json.loads(MANIFEST.read_text())["packages"]
     for package in packages:
-        stamp = VENDOR / f".{package['name']}@{package['version']}"
+        # A scoped name (@scope/name) is kept flat: the stamp is a file, not a folder.
+        stamp = VENDOR / f".{package['name'].replace('/', '__')}@{package['version']}"
         if stamp.exists() and all((VENDOR / t).exists() for t in package["files"].values()):
             continue
         print(f"vendoring {package['name']}@{package['version']}", file=sys.stderr)

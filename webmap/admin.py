@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from sqlalchemy.orm import joinedload
 
-from geo import accounts, assignments, audit, directory, issues, placement
+from geo import accounts, assignments, audit, directory, drawing, issues, placement
 from geo.errors import GridwalkError
 from geo.models import ASSIGNMENT_KINDS, ROLES, Building, IssueCategory, Person, Unit, User
 from geo.scope import MANAGE_ASSIGNMENTS
@@ -414,4 +414,27 @@ def waiting_buildings() -> str:
     return _list_page(
         _("Buildings not yet in a grid (%(count)s)", count=placement.count_not_yet_in_a_grid(session, scope())),
         [_("Source id"), _("Name"), _("Held for now by")], rows, None,
+    )
+
+
+# --- drawing grids and compounds ----------------------------------------------------------
+
+
+@bp.get("/draw")
+def draw_index() -> str:
+    """Where one may draw: the communities (grids) and grids (compounds) in scope."""
+    levels = level_names()
+    rows = [{"url": url_for("admin.draw", parent_id=a.id), "cells": [a.name, levels[a.level], a.code]}
+            for a in drawing.drawable_parents(db.session(), scope())]
+    return _list_page(_("Draw grids and compounds"), [_("Name"), _("Level"), _("Code")], rows, None)
+
+
+@bp.get("/draw/<int:parent_id>")
+def draw(parent_id: int) -> str:
+    context = drawing.drawing_context(db.session(), scope(), parent_id)
+    return render_template(
+        "admin/draw.html", title=_("Drawing in %(name)s", name=context["parent"]["name"]),
+        context=context, level_name=level_names()[context["level"]],
+        tile_url=current_app.config["TILE_URL"], tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+        tile_subdomains=current_app.config["TILE_SUBDOMAINS"],
     )

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, session
 
 from geo import (
+    drawing,
     accountability,
     accounts,
     assignments,
@@ -126,6 +127,42 @@ def area(area_id: int) -> Any:
 @bp.get("/areas/<int:area_id>/people")
 def area_people(area_id: int) -> Any:
     return jsonify(assignments.people_in(db.session(), scope(), area_id))
+
+
+# Drawing grids and compounds (administrators and officers, in their area).
+
+
+@bp.post("/areas")
+def draw_area() -> Any:
+    area = drawing.create(db.session(), scope(), _body())
+    _commit()
+    return _created(drawing.area_data(area))
+
+
+@bp.put("/areas/<int:area_id>/geometry")
+def redraw_area(area_id: int) -> Any:
+    area = drawing.redraw(db.session(), scope(), area_id, _body())
+    _commit()
+    return jsonify(drawing.area_data(area))
+
+
+@bp.post("/areas/<int:area_id>/split")
+def split_area(area_id: int) -> Any:
+    kept, new = drawing.split_grid(db.session(), scope(), area_id, _body())
+    _commit()
+    return _created({"kept": drawing.area_data(kept), "new": drawing.area_data(new)})
+
+
+@bp.post("/areas/merge")
+def merge_areas() -> Any:
+    area = drawing.merge(db.session(), scope(), _body())
+    _commit()
+    return jsonify(drawing.area_data(area))
+
+
+@bp.post("/households/count")
+def count_households() -> Any:
+    return jsonify(drawing.households_within(db.session(), scope(), _body()))
 
 
 def issue_filters() -> issues_domain.Filters:

@@ -26,6 +26,7 @@ def obj(required: list[str] | None = None, **properties: J) -> J:
 STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 DATE = {"type": "string", "format": "date"}
 DATETIME = {"type": "string", "format": "date-time"}
+GEOMETRY = {"type": "object", "description": "a GeoJSON geometry in WGS 84", "required": ["type", "coordinates"]}
 
 SCHEMAS: J = {
     "Error": obj(error=obj(code=STRING, message=STRING)),
@@ -39,6 +40,11 @@ SCHEMAS: J = {
         valid_to=nullable(DATE),
         on=obj(type={"enum": ["area", "building", "household"]}, id=INTEGER),
         version=INTEGER,
+    ),
+    "DrawnArea": obj(
+        ["id", "code", "name", "level", "parent_id", "version", "geometry"],
+        id=INTEGER, code=STRING, name=STRING, level={"enum": list(AREA_LEVELS)}, parent_id=nullable(INTEGER),
+        version=INTEGER, geometry=GEOMETRY,
     ),
     "AreaCard": obj(
         ["id", "code", "name", "level", "parent_id", "assignments"],
@@ -250,7 +256,30 @@ def spec() -> J:
                                                 "open issues", ref("BuildingCard"), params=[_id("building_id")],
                                                 errors=(404,))},
         "/areas": {"get": _geojson_op("Areas, by level and viewport",
-                                      [_param("level", {"enum": list(AREA_LEVELS)}), BBOX, LIMIT])},
+                                      [_param("level", {"enum": list(AREA_LEVELS)}), BBOX, LIMIT]),
+                   "post": _op("Draw a grid in a community (or a compound in a grid): inside it within 1 % or "
+                               "20 m; slivers over a neighbour are trimmed, more overlap is refused",
+                               ref("DrawnArea"), status=201, errors=(400, 403, 404, 409, 415),
+                               body=obj(["parent_id", "geometry"], parent_id=INTEGER, name=STRING, code=STRING,
+                                        geometry=GEOMETRY))},
+        "/areas/{area_id}/geometry": {"put": _op(
+            "Redraw a grid's or compound's outline; buildings follow by containment",
+            ref("DrawnArea"), params=[_id("area_id")], errors=(400, 403, 404, 409, 415),
+            body=obj(["geometry", "version"], geometry=GEOMETRY, version=INTEGER))},
+        "/areas/{area_id}/split": {"post": _op(
+            "Split a grid along a line from edge to edge: the larger part keeps it, the other is new",
+            obj(["kept", "new"], kept=ref("DrawnArea"), new=ref("DrawnArea")), status=201,
+            params=[_id("area_id")], errors=(400, 403, 404, 409, 415),
+            body=obj(["line", "version"], line=GEOMETRY, version=INTEGER, name=STRING, code=STRING))},
+        "/areas/merge": {"post": _op(
+            "Merge two touching siblings into the first; what referred to the second moves to it",
+            ref("DrawnArea"), errors=(400, 403, 404, 409, 415),
+            body=obj(["ids", "versions"], ids={"type": "array", "items": INTEGER, "minItems": 2, "maxItems": 2},
+                     versions={"type": "array", "items": INTEGER, "minItems": 2, "maxItems": 2}))},
+        "/households/count": {"post": _op(
+            "Buildings and active households standing in a polygon (while drawing a grid)",
+            obj(["buildings", "households"], buildings=INTEGER, households=INTEGER), errors=(400, 415),
+            body=obj(["geometry"], geometry=GEOMETRY))},
         "/areas/{area_id}": {"get": _op("One area with its assignments and the areas above it", ref("AreaCard"),
                                         params=[_id("area_id")], errors=(404,))},
         "/areas/{area_id}/people": {"get": _op(
