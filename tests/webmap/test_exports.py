@@ -202,3 +202,11 @@ def test_the_pages_link_their_downloads(app, role_users, world):
     client = logged_in(app, "admin-user")
     page = client.get("/issues").get_data(as_text=True)
     assert "/issues.gpkg" in page and "/issues.geojson" in page
+    map_page = client.get("/").get_data(as_text=True)
+    assert "下载" in map_page and "#downloads" in map_page  # the map page stays small: one link
+    dashboard = client.get(f"/dashboard?area_id={world.community.id}").get_data(as_text=True)
+    assert "/api/v1/export/areas.gpkg?level=grid" in dashboard and "/api/v1/export/buildings.xlsx" in dashboard
+    link = re.search(r'href="(/api/v1/export/coverage\.csv\?[^"]+)"', dashboard)
+    assert link and f"area_id={world.community.id}" in link.group(1)
+    rows = read_csv(client.get(link.group(1).replace("&amp;", "&")))
+    assert [r[1] for r in rows[1:]] == ["文澜一网格"]  # the community's grids that have households
