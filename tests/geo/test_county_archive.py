@@ -257,14 +257,15 @@ def test_the_cli_exports_and_imports_a_county(source, databases, tmp_path, monke
     runner = create_app({"DATABASE_URL": target_url, "SECRET_KEY": "x"}).test_cli_runner()
     imported = runner.invoke(args=["import", "county", str(out)])
     assert imported.exit_code == 0, imported.output
-    assert "gridwalk users password" in imported.output
+    assert "gridwalk users password" in imported.output  # no hashes came along
     theirs, ours = counts(source), counts(target)
     assert ours["audit_log"] == theirs["audit_log"] + 1  # the import's own entry
     assert {k: v for k, v in ours.items() if k not in county_archive.EXCLUDED and k != "audit_log"} == {
         k: v for k, v in theirs.items() if k not in county_archive.EXCLUDED and k != "audit_log"}
 
     again = runner.invoke(args=["import", "county", str(out)])
-    assert again.exit_code != 0 and "not empty" in again.output
+    # The message is in the CLI's language, which depends on what ran before in this process.
+    assert again.exit_code != 0 and ("not empty" in again.output or "不是空的" in again.output)
     monkeypatch.setenv("GRIDWALK_PASSWORD", "a brand new secret")
     assert runner.invoke(args=["users", "password", "grid-user"]).exit_code == 0
     with Session(target) as s:

@@ -192,10 +192,15 @@ def test_exports_need_a_login_or_a_token(client, world):
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_a_bbox_narrows_an_export(app, role_users, world):
+def test_a_bbox_narrows_an_export(app, role_users, world, tmp_path):
     client = logged_in(app, "admin-user")
     west = json.loads(client.get("/api/v1/export/buildings.geojson?bbox=109.47,29.98,109.48,29.99").data)
     assert [f["properties"]["source_id"] for f in west["features"]] == ["B-1"]
+    # Nothing there: still a file that opens, with no rows.
+    info, _meta, geometries, _fields = read_gpkg(client.get("/api/v1/export/buildings.gpkg?bbox=100,20,100.1,20.1"),
+                                                tmp_path)
+    assert info["features"] == 0 and len(geometries) == 0
+    assert read_xlsx(client.get("/api/v1/export/buildings.xlsx?bbox=100,20,100.1,20.1"))[1:] == []
 
 
 def test_the_pages_link_their_downloads(app, role_users, world):
