@@ -27,7 +27,8 @@ DEFAULT_LIMIT = 2000
 MAX_LIMIT = 10000
 # Widest viewport (degrees of longitude or latitude) each layer answers for: buildings
 # are only drawn close up; areas up to a whole county or two.
-MAX_BBOX_SPAN = {"buildings": 0.25, "areas": 5.0, "issues": 5.0}
+# An export is a file, not a map view: it may ask for a county's width of any layer.
+MAX_BBOX_SPAN = {"buildings": 0.25, "areas": 5.0, "issues": 5.0, "export": 5.0}
 DECIMALS = 6  # about 0.1 m
 
 

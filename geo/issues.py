@@ -610,9 +610,11 @@ def rows(session: Session, scope: Scope, filters: Filters, *, limit: int, offset
     return list(each_row(session, scope, filters, limit=limit, offset=offset))
 
 
-def each_row(session: Session, scope: Scope, filters: Filters, *, limit: int, offset: int = 0) -> Iterator[dict[str, Any]]:
+def each_row(session: Session, scope: Scope, filters: Filters, *, limit: int, offset: int = 0,
+             with_geometry: bool = False, within: Any = None) -> Iterator[dict[str, Any]]:
     """Issues as table rows, one at a time, fetched in batches: an export of tens of
-    thousands never sits in memory at once."""
+    thousands never sits in memory at once. With `with_geometry` each row has its point as
+    WKB ("wkb"); `within` (an envelope) keeps the issues inside it."""
     stmt = (
         select(Issue, Unit.name.label("unit"), Area.name.label("area"), Building.name.label("building"),
                IssueCategory.name.label("category_name"),
@@ -627,6 +629,10 @@ def each_row(session: Session, scope: Scope, filters: Filters, *, limit: int, of
         .outerjoin(Person, Person.id == User.person_id)
         .where(readable(scope))
     )
+    if with_geometry:
+        stmt = stmt.add_columns(func.ST_AsBinary(Issue.geom).label("wkb"))
+    if within is not None:
+        stmt = stmt.where(Issue.geom.op("&&")(within), func.ST_Intersects(Issue.geom, within))
     stmt = filters.apply(stmt).limit(limit).offset(offset).execution_options(yield_per=1000)
     for r in session.execute(stmt):
         issue = r.Issue
@@ -643,6 +649,7 @@ def each_row(session: Session, scope: Scope, filters: Filters, *, limit: int, of
             "overdue": r.is_overdue,
             "closed_at": issue.closed_at,
             "reporter": r.reporter or "",
+            **({"wkb": r.wkb} if with_geometry else {}),
         }
 
 

@@ -9,11 +9,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, session
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from geo import (
     drawing,
     accountability,
+    layers,
     accounts,
     assignments,
     audit,
@@ -26,11 +29,12 @@ from geo import (
 )
 from geo import issues as issues_domain
 from geo.db import county_today
-from geo.errors import N_, BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
+from geo.errors import N_, BadRequest, Forbidden, NotFound, Unauthorized, UnsupportedMediaType
 from geo.models import Person, Unit, User
 from geo.validate import DECIMAL, Fields
-from webmap import db
+from webmap import db, exports
 from webmap.auth import scope
+from webmap.names import status_names
 from webmap.openapi import spec as openapi_spec
 from webmap.validate_form import uploaded_photos
 
@@ -175,6 +179,37 @@ def issues() -> Response:
     limit = features.checked_limit(_integer("limit"))
     offset = _integer("offset") or 0
     return _geojson(features.issues(db.session(), bbox, scope(), issue_filters(), limit, offset))
+
+
+# --- exports -------------------------------------------------------------------------------
+
+
+@bp.get("/export/<layer>.<fmt>")
+def export(layer: str, fmt: str) -> Response:
+    """A layer or list as a file: what the map and the lists show the user, whole."""
+    if layer not in layers.LAYERS:
+        raise NotFound(N_("there is no layer called %(layer)s"), code="unknown_layer", layer=layer[:40])
+    exports.check_format(fmt)
+    return exports.download_table(export_table(layer), fmt)
+
+
+def export_table(layer: str) -> layers.Table:
+    session, user_scope = db.session(), scope()
+    bbox = _bbox("export", required=False)
+    if layer == "areas":
+        return layers.areas(session, user_scope, request.args.get("level") or None, bbox)
+    if layer == "buildings":
+        return layers.buildings(session, user_scope, bbox)
+    if layer == "issues":
+        tz = ZoneInfo(current_app.config["TIMEZONE"])
+        return layers.issues(session, user_scope, issue_filters(), bbox, tz, status_names())
+    if layer == "coverage":
+        since, until = _window()
+        return layers.coverage(session, user_scope, request.args.get("level") or "grid", since, until, bbox,
+                               _integer("area_id"))
+    if layer == "people":
+        return layers.people(session, user_scope)
+    return layers.units(session)
 
 
 def _body_and_files() -> tuple[Any, list[tuple[str, bytes]]]:

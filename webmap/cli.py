@@ -14,9 +14,10 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import gettext
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo import accounts, audit, demo, directory, imports
+from geo import accounts, audit, county_archive, demo, directory, imports
 from geo.errors import GridwalkError
 from geo.models import AREA_LEVELS, ROLES
 from webmap import create_app, db
@@ -31,7 +32,7 @@ def main() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, demo_command, import_group, users_group, tokens_group):
+    for command in (db_group, demo_command, import_group, export_group, users_group, tokens_group):
         app.cli.add_command(command)
 
 
@@ -223,6 +224,63 @@ def import_buildings_command(
     _report(report)
 
 
+@import_group.command("county")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_county_command(file: Path) -> None:
+    """Load a whole county from FILE (made by `gridwalk export county`) into this database,
+    which must be new: migrated to the archive's schema revision and holding no records."""
+    session = _session()
+    started = time.monotonic()
+    try:
+        counts = county_archive.import_(session, file, progress=_table_done)
+    except GridwalkError as error:
+        session.rollback()
+        _fail(error)
+    audit.record(session, "import", "county_archive", after={"file": file.name, **counts})
+    session.commit()
+    click.echo(f"imported {sum(counts.values())} rows in {len(counts)} tables from {file.name} "
+               f"in {time.monotonic() - started:.1f} s")
+    if not county_archive.read_password_hashes(file):
+        click.echo("the archive has no password hashes: set each login's password with "
+                   "`gridwalk users password NAME`", err=True)
+
+
+def _table_done(table: str, rows: int) -> None:
+    click.echo(f"  {table:<18} {rows:>9} rows", err=True)
+
+
+@click.group("export")
+def export_group() -> None:
+    """Write the county out."""
+
+
+@export_group.command("county")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--with-password-hashes", is_flag=True,
+              help="Keep the logins' password hashes (by default they are left out).")
+@with_appcontext
+def export_county_command(file: Path, with_password_hashes: bool) -> None:
+    """Write every table of the county to the ZIP archive FILE (see geo/county_archive.py)."""
+    session = _session()
+    started = time.monotonic()
+    partial = file.with_name(file.name + ".part")
+    try:
+        # Read in one snapshot, so the tables agree with each other while people keep working.
+        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        manifest = county_archive.export(session, partial, with_password_hashes=with_password_hashes,
+                                         progress=_table_done)
+    except GridwalkError as error:
+        partial.unlink(missing_ok=True)
+        _fail(error)
+    finally:
+        session.rollback()
+    partial.replace(file)
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    click.echo(f"exported {rows} rows in {len(manifest['tables'])} tables to {file} "
+               f"in {time.monotonic() - started:.1f} s")
+
+
 def _bar_progress(bar: Any) -> Any:
     def progress(done: int, total: int) -> None:
         bar.length = max(total, 1)
@@ -256,6 +314,24 @@ def users_create(name: str, role: str, area_code: str | None) -> None:
         _fail(error)
     session.commit()
     click.echo(f"created user {user.username} ({user.role})")
+
+
+@users_group.command("password")
+@click.argument("name")
+@with_appcontext
+def users_password(name: str) -> None:
+    """Give login NAME a new password (from GRIDWALK_PASSWORD, else a prompt); its browser
+    logins end."""
+    password = os.environ.get("GRIDWALK_PASSWORD") or click.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    session = _session()
+    try:
+        accounts.set_password(session, accounts.user_named(session, name), password)
+    except GridwalkError as error:
+        _fail(error)
+    session.commit()
+    click.echo(f"new password set for {name}")
 
 
 @users_group.command("list")

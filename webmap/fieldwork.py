@@ -1,9 +1,8 @@
-"""Pages of the field work: the issue list (filtered, sorted, paged, exported to CSV and
-XLSX) and a patrol's page (its route, the issues found, the share solved on the spot)."""
+"""Pages of the field work: the issue list (filtered, sorted, paged, exported to CSV,
+XLSX, GeoJSON and GeoPackage) and a patrol's page (its route, the issues found, the share solved on the spot)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,13 +10,12 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from geo import directory, issues, patrols, responsibility
+from geo import directory, issues, layers, patrols, responsibility
 from geo.models import Area
 from geo.validate import Fields
-from webmap import db
+from webmap import db, exports
 from webmap.assets import static_url
 from webmap.auth import login_required, scope
-from webmap.exports import download
 from webmap.mapbuilder import build_patrol_page
 from webmap.names import status_names
 from webmap.security import with_nonces
@@ -25,7 +23,6 @@ from webmap.security import with_nonces
 bp = Blueprint("fieldwork", __name__)
 
 PAGE_SIZE = 50
-EXPORT_LIMIT = 50_000
 
 
 @bp.before_request
@@ -77,27 +74,14 @@ def issues_page() -> str:
     )
 
 
-def _export_headings() -> list[str]:
-    return [label for _key, label in _columns()] + [_("Overdue")]
-
-
-def _export_rows(filters: issues.Filters) -> Iterator[list[Any]]:
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
-    names = status_names()
-    for r in issues.each_row(db.session(), scope(), filters, limit=EXPORT_LIMIT):
-        yield [
-            r["id"], r["reported_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M"), r["category"],
-            names.get(r["status"], r["status"]), r["description"], r["area"], r["building"], r["unit"],
-            r["deadline"].isoformat() if r["deadline"] else "",
-            r["closed_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if r["closed_at"] else "",
-            r["reporter"], _("yes") if r["overdue"] else "",
-        ]
-
-
 @bp.get("/issues.<fmt>")
 def issues_export(fmt: str) -> Response:
-    filters = _filters()
-    return download("issues", _("Issues"), _export_headings(), _export_rows(filters), fmt)
+    """The list as filtered, every page of it, with each issue's point: the same file as
+    GET /api/v1/export/issues.FMT."""
+    exports.check_format(fmt)
+    table = layers.issues(db.session(), scope(), _filters(), None, ZoneInfo(current_app.config["TIMEZONE"]),
+                          status_names())
+    return exports.download_table(table, fmt)
 
 
 @bp.get("/patrols/<int:patrol_id>")

@@ -400,6 +400,24 @@ def spec() -> J:
                         params=[_id("assignment_id")], body=ref("AssignmentEnd"),
                         errors=(400, 403, 404, 409, 415)),
         },
+        "/export/{layer}.{fmt}": {"get": {
+            "summary": "A layer or list as a file, whole (up to 200,000 rows), scoped and masked as on screen: "
+                       "areas (level=), buildings, issues (the issue list's filters), coverage (level=, since=, "
+                       "until=, area_id=), people, units. CSV and XLSX carry geometry as WKT; XLSX adds each "
+                       "row's centroid, and leaves out a WKT longer than a cell with a note. people and units "
+                       "have no geometry: csv or xlsx only.",
+            "parameters": [_param("layer", {"enum": ["areas", "buildings", "issues", "coverage", "people", "units"]},
+                                  "path"),
+                           _param("fmt", {"enum": ["geojson", "gpkg", "csv", "xlsx"]}, "path"),
+                           _param("level", STRING), BBOX, _param("since", DATE), _param("until", DATE),
+                           _param("area_id", INTEGER), _param("status", STRING), _param("category", STRING)],
+            "responses": {"200": {"description": "the file, named LAYER-YYYY-MM-DD.FMT", "content": {
+                "application/geo+json": {"schema": ref("FeatureCollection")},
+                "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                **_errors(400, 404)}}},
         "/coverage": {"get": _op(
             "Visit coverage per place: active households visited at least once in the window",
             ref("Coverage"), params=[_param("level", {"enum": ["building", "compound", "grid", "community",

@@ -77,7 +77,7 @@ def test_every_dashboard_table_downloads_as_csv_and_xlsx(app, role_users, world,
     client = logged_in(app, "community-user")
     response = client.get(f"/dashboard?area_id={world.community.id}&table=not_visited&format=csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert "attachment; filename=not-visited.csv" == response.headers["Content-Disposition"]
+    assert re.fullmatch(r"attachment; filename=not-visited-\d{4}-\d\d-\d\d\.csv", response.headers["Content-Disposition"])
     text = response.get_data(as_text=True)
     assert text.startswith("\ufeff")  # Excel reads the Chinese as UTF-8
     rows = list(csv.reader(io.StringIO(text[1:])))
