@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from geo import imports
 from geo.models import Area, Building
-from tests.conftest import SHARED_DATA, TEST_DATA, World
+from tests.conftest import SHARED_DATA, TEST_DATA, World, box
 
 XUANEN = SHARED_DATA / "xuanen-422825-gcj02.geojson"
 
@@ -134,3 +134,26 @@ def test_an_import_is_logged_as_one_audit_entry(app: Any, session: Session) -> N
     assert entry.table_name == "areas" and entry.via == "cli"
     assert entry.after == {"file": XUANEN.name, "level": "county", "created": 1, "updated": 0, "rejected": 0,
                            "waiting": 0, "moved": 0}
+
+
+def test_gis_files_import_from_the_command_line(app: Any, session: Session, world: World, tmp_path: Path) -> None:
+    from tests.geo.test_gisfiles import FOOTPRINTS, footprint_file, projected, write
+
+    gpkg = tmp_path / "county.gpkg"
+    footprint_file(gpkg, layer="楼栋")
+    write(gpkg, projected([box(109.54, 29.94, 109.56, 29.96)]), {"code": ["V"], "名称": ["新村"]},
+          crs="EPSG:4545", layer="社区", append=True)
+
+    several = run(app, "buildings", str(gpkg), "--id-field", "bid")
+    assert several.exit_code != 0 and "文件包含多个图层" in several.stderr and "--layer" in several.stderr
+
+    buildings = run(app, "buildings", str(gpkg), "--layer", "楼栋", "--id-field", "bid", "--name-field", "名称")
+    assert buildings.exit_code == 0, buildings.output
+    assert f"接受 {len(FOOTPRINTS)} 个" in buildings.stdout
+    assert "1 栋楼尚未划入网格" in buildings.stdout
+
+    village = run(app, "areas", str(gpkg), "--layer", "社区", "--level", "community", "--id-field", "code",
+                  "--name-field", "名称")
+    assert village.exit_code == 0, village.output
+    assert "1 栋楼已划入刚导入的区域" in village.stdout
+    assert session.scalar(select(Area.name).where(Area.code == "V")) == "新村"
