@@ -33,7 +33,7 @@ from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo import assignments, directory, households
+from geo import assignments, audit, directory, households
 from geo.db import county_today
 from geo.errors import N_, BadRequest, Forbidden, GridwalkError, NotFound
 from geo.models import Area, Assignment, Building, Household, Person, SheetUpload, Unit
@@ -307,8 +307,8 @@ def _headers(kind: str, sheet: Sheet) -> tuple[int, dict[int, Column], list[str]
     if missing:
         by_field = {c.field: c.header for c in COLUMNS[kind]}
         names = "、".join("/".join(by_field[f] for f in group) for group in missing)
-        raise BadRequest(N_("this sheet is not the %(kind)s template: it lacks the columns %(headers)s"),
-                         code="not_the_template", kind=kind, headers=names)
+        raise BadRequest(N_("this sheet is not the %(sheet_kind)s template: it lacks the columns %(headers)s"),
+                         code="not_the_template", sheet_kind=kind, headers=names)
     if not any(any(_cell_text(v) for v in row.values) for row in sheet.rows[position + 1:]):
         raise BadRequest(N_("the sheet has headers but no rows below them"), code="empty_sheet")
     return position, columns, ignored
@@ -804,6 +804,14 @@ _HANDLERS: dict[str, Callable[[_Context, Row, dict[str, str]], str]] = {
 _KEYS: dict[str, Callable[[Row], tuple[Any, ...]]] = {
     "units": _unit_key, "people": _person_key, "households": _household_key, "assignments": _assignment_key,
 }
+
+
+def log_import(session: Session, report: SheetReport, filename: str, *, skip_bad: bool) -> None:
+    """One audit entry for the import as a whole, beside the entries of the rows it wrote."""
+    audit.record(session, "import", report.kind, after={
+        "file": filename[:200], "sheet": report.sheet, "created": report.created, "updated": report.updated,
+        "unchanged": report.unchanged, "refused": len(report.refused), "skip_bad": skip_bad,
+    })
 
 
 # --- the template ----------------------------------------------------------------------------
