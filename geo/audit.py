@@ -22,8 +22,9 @@ from geo.models import AuditEntry, Base
 REDACTED = "[redacted]"
 _SECRET = {"password_hash", "token_hash"}
 _BOOKKEEPING = {"created_at", "updated_at", "version", "failed_logins", "locked_until", "last_used_at"}
-# Opening and closing browser logins is not a change to the county's records.
-_UNAUDITED = {"audit_log", "login_sessions"}
+# Opening and closing browser logins, and an upload waiting for its import, are not changes
+# to the county's records (the import itself is logged).
+_UNAUDITED = {"audit_log", "login_sessions", "sheet_uploads"}
 
 
 def set_actor(session: Session, *, user_id: int | None, username: str, via: str) -> None:

@@ -516,3 +516,18 @@ class AuditEntry(Base):
     record_id: Mapped[int | None] = mapped_column(BigInteger)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class SheetUpload(Base):
+    """A spreadsheet uploaded for import, kept between its dry run and its "write" button
+    (an hour at most): in the database, so any app process can carry out the write."""
+
+    __tablename__ = "sheet_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)

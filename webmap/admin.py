@@ -21,20 +21,21 @@ from flask import (
     request,
     url_for,
 )
+from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from sqlalchemy.orm import joinedload
 
-from geo import accounts, assignments, audit, directory, drawing, issues, placement
-from geo.errors import GridwalkError
+from geo import accounts, assignments, audit, directory, drawing, households, issues, placement, sheets
+from geo.errors import N_, BadRequest, Forbidden, GridwalkError
 from geo.models import ASSIGNMENT_KINDS, ROLES, Building, IssueCategory, Person, Unit, User
 from geo.scope import MANAGE_ASSIGNMENTS
 from geo.validate import Fields
 from webmap import db
 from webmap.auth import login_required, scope
 from webmap.i18n import message
-from webmap.names import kind_names, level_names, role_names
+from webmap.names import kind_names, level_names, outcome_names, role_names, sheet_kind_names, sheet_summary
 from webmap.validate_form import form_data, save_and_return
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -438,3 +439,133 @@ def draw(parent_id: int) -> str:
         tile_url=current_app.config["TILE_URL"], tile_attribution=current_app.config["TILE_ATTRIBUTION"],
         tile_subdomains=current_app.config["TILE_SUBDOMAINS"],
     )
+
+# --- spreadsheets in --------------------------------------------------------------------
+
+# Who imports: the county's and the townships' administrators (units and people stay the
+# administrators', as their forms are: geo.sheets.check_kind).
+IMPORTERS = frozenset({"admin", "county", "township"})
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _importers_only() -> None:
+    if g.user.role not in IMPORTERS:
+        raise Forbidden(N_("only the county's and the townships' administrators import spreadsheets"))
+
+
+def _import_page(error: str | None = None, status: int = 200, **values: Any) -> Page:
+    return render_template("admin/import.html", title=_("Import spreadsheets"), kinds=sheet_kind_names(),
+                           error=error, values=values, max_mb=sheets.MAX_BYTES // (1024 * 1024)), status
+
+
+@bp.get("/import", endpoint="import_sheets")
+def import_sheets() -> Page:
+    _importers_only()
+    return _import_page()
+
+
+def _uploaded_sheet() -> tuple[str, bytes]:
+    unknown = set(request.files) - {"file"}
+    if unknown:
+        raise BadRequest(N_("unknown field: %(field)s"), code="unknown_field", field=sorted(unknown)[0][:40])
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadRequest(N_("choose a file to import"), code="missing_file")
+    try:
+        data = upload.stream.read(sheets.MAX_BYTES + 1)  # one byte past the limit tells it is too large
+    finally:
+        upload.close()
+    return upload.filename, data
+
+
+@bp.post("/import")
+def check_sheet() -> Page:
+    """The dry run of an upload: every row's fate, and a button that writes it."""
+    _importers_only()
+    session = db.session()
+    posted = form_data()
+    try:
+        fields = Fields(posted, ("kind", "sheet"))
+        kind = fields.choice("kind", sheets.KINDS, required=True) or ""
+        sheet_name = fields.text("sheet", max_length=100) or None
+        sheets.check_kind(scope(), kind)
+        filename, data = _uploaded_sheet()
+        report = sheets.import_sheet(session, scope(), kind, sheets.read(data, filename, sheet_name))
+    except GridwalkError as exc:
+        session.rollback()
+        return _import_page(message(exc), exc.status, **posted)
+    session.rollback()  # the dry run's rows are gone already; nothing else may stay either
+    token = sheets.stash(session, g.user.id, kind, filename, data) if report.accepted else None
+    session.commit()
+    return _report_page(report, filename, token, sheet_name)
+
+
+def _report_page(report: sheets.SheetReport, filename: str, token: str | None, sheet_name: str | None,
+                 error: str | None = None, status: int = 200) -> Page:
+    return render_template(
+        "admin/import_report.html", title=_("Import: %(kind)s", kind=sheet_kind_names()[report.kind]),
+        report=report, filename=filename, token=token, sheet_name=sheet_name or "", summary=sheet_summary(report),
+        outcomes=outcome_names(), reasons=[message(r.error) for r in report.refused], error=error,
+        shown=500,
+    ), status
+
+
+@bp.post("/import/write")
+def write_sheet() -> Page:
+    """Write a checked upload: every row, or none if any is refused (unless skip_bad)."""
+    _importers_only()
+    session = db.session()
+    fields = Fields(form_data(), ("token", "sheet", "skip_bad"))
+    upload = sheets.unstash(session, g.user.id, fields.text("token", max_length=100, required=True))
+    skip_bad = fields.boolean("skip_bad")
+    sheet_name = fields.text("sheet", max_length=100) or None
+    try:
+        report = sheets.import_sheet(session, scope(), upload.kind, sheets.read(upload.data, upload.filename, sheet_name),
+                                     write=True, skip_bad=skip_bad)
+    except GridwalkError as exc:
+        session.rollback()
+        return _import_page(message(exc), exc.status)
+    if not report.written:
+        session.rollback()
+        return _report_page(report, upload.filename, fields.text("token", max_length=100), sheet_name, error=_(
+            "Nothing was written: %(refused)s rows were refused. Correct them and upload the file again, "
+            "or write only the accepted rows.", refused=len(report.refused)), status=400)
+    sheets.log_import(session, report, upload.filename, skip_bad=skip_bad)
+    session.delete(upload)
+    session.commit()
+    flash(_("Written: %(summary)s", summary=sheet_summary(report)), "ok")
+    return redirect(url_for("admin.import_sheets"))
+
+
+@bp.get("/import/template/<kind>.xlsx")
+def sheet_template(kind: str) -> FlaskResponse:
+    _importers_only()
+    if kind not in sheets.KINDS:
+        raise BadRequest(N_("%(field)s must be one of %(choices)s"), field="kind", choices=", ".join(sheets.KINDS))
+    response = FlaskResponse(sheets.template(kind), mimetype=_XLSX)
+    response.headers["Content-Disposition"] = f"attachment; filename=gridwalk-{kind}-template.xlsx"
+    return response
+
+
+@bp.post("/import/households")
+def generate_households() -> Page:
+    """Every household of a building from its units × floors × rooms per floor."""
+    _importers_only()
+    session = db.session()
+    posted = form_data()
+    try:
+        fields = Fields(posted, ("building", "units", "floors", "rooms"))
+        building = households.building_by_ref(session, fields.text("building", max_length=128, required=True))
+        made = households.generate(
+            session, scope(), building,
+            units=fields.integer("units", required=True, maximum=households.MAX_UNITS) or 0,
+            floors=fields.integer("floors", required=True, maximum=households.MAX_FLOORS) or 0,
+            rooms=fields.integer("rooms", required=True, maximum=households.MAX_ROOMS) or 0,
+        )
+    except GridwalkError as exc:
+        session.rollback()
+        return _import_page(message(exc), exc.status, **posted)
+    session.commit()
+    flash(_("%(created)s households added, %(existing)s already there", created=made.created,
+            existing=made.existing), "ok")
+    return redirect(url_for("admin.import_sheets"))

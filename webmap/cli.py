@@ -17,11 +17,13 @@ from flask_babel import gettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo import accounts, audit, county_archive, demo, directory, imports
+from geo import accounts, audit, county_archive, demo, directory, households, imports, sheets
 from geo.errors import GridwalkError
 from geo.models import AREA_LEVELS, ROLES
+from geo.scope import Scope
 from webmap import create_app, db
 from webmap.i18n import message
+from webmap.names import outcome_names, sheet_summary
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -32,7 +34,8 @@ def main() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, demo_command, import_group, export_group, users_group, tokens_group):
+    for command in (db_group, demo_command, import_group, export_group, households_group, users_group,
+                    tokens_group):
         app.cli.add_command(command)
 
 
@@ -122,7 +125,8 @@ def demo_command(scale: int, if_empty: bool) -> None:
 
 @click.group("import")
 def import_group() -> None:
-    """Import polygons from GeoJSON, Shapefile (.shp or .zip), GeoPackage, KML or CSV."""
+    """Import polygons from GeoJSON, Shapefile (.shp or .zip), GeoPackage, KML or CSV, and
+    units, people, households and assignments from spreadsheets (.xlsx or .csv)."""
 
 
 def _report(report: imports.ImportReport) -> None:
@@ -287,6 +291,96 @@ def _bar_progress(bar: Any) -> Any:
         bar.update(done - bar.pos)
 
     return progress
+
+
+# --- spreadsheets -----------------------------------------------------------------------
+
+
+def _sheet_report(report: sheets.SheetReport) -> None:
+    names = outcome_names()
+    for row in report.accepted:
+        click.echo(gettext("  row %(row)s: %(label)s (%(outcome)s)", row=row.row, label=row.label,
+                           outcome=names[row.outcome]))
+    for refusal in report.refused:
+        click.echo(gettext("  refused row %(row)s %(label)s: %(reason)s", row=refusal.row, label=refusal.label,
+                           reason=message(refusal.error)), err=True)
+    if report.ignored_headers:
+        click.echo(gettext("columns not read: %(headers)s", headers="、".join(report.ignored_headers)))
+    click.echo(sheet_summary(report))
+
+
+def _sheet_command(kind: str) -> Any:
+    @import_group.command(
+        kind, help=f"Import {kind} from a spreadsheet FILE (.xlsx or .csv) laid out as the template "
+                   f"(`gridwalk import template {kind} OUT.xlsx`).")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+    @click.option("--sheet", "sheet_name", help="The sheet to read (default: the first that is not 说明).")
+    @click.option("--skip-bad", is_flag=True,
+                  help="Write the accepted rows even if some are refused (default: then write nothing).")
+    @with_appcontext
+    def command(file: Path, dry_run: bool, sheet_name: str | None, skip_bad: bool) -> None:
+        session = _session()
+        try:
+            report = sheets.import_sheet(session, Scope.system(), kind, sheets.read_path(file, sheet_name),
+                                         write=not dry_run, skip_bad=skip_bad)
+        except GridwalkError as error:
+            session.rollback()
+            _fail(error)
+        if report.written:
+            sheets.log_import(session, report, file.name, skip_bad=skip_bad)
+            session.commit()
+        else:
+            session.rollback()
+        _sheet_report(report)
+        if dry_run:
+            click.echo(gettext("dry run: nothing was written"))
+        elif not report.written:
+            raise click.ClickException(gettext(
+                "nothing was written: %(refused)s rows were refused; correct them, or write the accepted "
+                "rows with --skip-bad", refused=len(report.refused)))
+
+    return command
+
+
+for _kind in sheets.KINDS:
+    _sheet_command(_kind)
+
+
+@import_group.command("template")
+@click.argument("kind", type=click.Choice(sheets.KINDS))
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def import_template(kind: str, out: Path) -> None:
+    """Write the spreadsheet template for KIND to OUT (.xlsx): headers, an example row and
+    a 说明 sheet explaining each column."""
+    out.write_bytes(sheets.template(kind))
+    click.echo(gettext("template written to %(path)s", path=str(out)))
+
+
+@click.group("households")
+def households_group() -> None:
+    """Households (住户) of buildings."""
+
+
+@households_group.command("generate")
+@click.option("--building", "building_ref", required=True, help="The building's source id or id.")
+@click.option("--units", type=int, required=True, help="Units (单元) of the building.")
+@click.option("--floors", type=int, required=True, help="Floors of each unit.")
+@click.option("--rooms", type=int, required=True, help="Dwellings per floor (doors 101, 102 …).")
+@with_appcontext
+def households_generate(building_ref: str, units: int, floors: int, rooms: int) -> None:
+    """Add every household of a building from units × floors × rooms per floor, named
+    1单元 3层 302; those already there are kept, so running it again adds nothing."""
+    session = _session()
+    try:
+        building = households.building_by_ref(session, building_ref)
+        made = households.generate(session, Scope.system(), building, units=units, floors=floors, rooms=rooms)
+    except GridwalkError as error:
+        session.rollback()
+        _fail(error)
+    session.commit()
+    click.echo(gettext("%(created)s households added, %(existing)s already there", created=made.created,
+                       existing=made.existing))
 
 
 # --- users and tokens -------------------------------------------------------------------

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import gettext as _
+
+if TYPE_CHECKING:
+    from geo.sheets import SheetReport
 
 
 def level_names() -> dict[str, str]:
@@ -84,6 +89,7 @@ def code_names(param: str) -> dict[str, str]:
         "assignment_kind": kind_names,
         "target_level": target_names,
         "target_levels": target_names,
+        "sheet_kind": sheet_kind_names,
     }.get(param, dict)()
 
 
@@ -117,3 +123,23 @@ def work_names() -> dict[str, str]:
         "wish": _("Wishes fulfilled"),
         "service": _("Volunteer service"),
     }
+
+
+def sheet_kind_names() -> dict[str, str]:
+    """What a spreadsheet to import holds."""
+    return {"units": _("Units"), "people": _("People"), "households": _("Households"),
+            "assignments": _("Responsibilities (assignments)")}
+
+
+def outcome_names() -> dict[str, str]:
+    """What became of a spreadsheet's accepted row."""
+    return {"created": _("new"), "updated": _("updated"), "unchanged": _("unchanged")}
+
+
+def sheet_summary(report: SheetReport) -> str:
+    return _(
+        "%(accepted)s rows accepted (%(created)s new, %(updated)s updated, %(unchanged)s unchanged), "
+        "%(refused)s refused, in %(seconds)s s",
+        accepted=len(report.accepted), created=report.created, updated=report.updated,
+        unchanged=report.unchanged, refused=len(report.refused), seconds=round(report.seconds, 1),
+    )

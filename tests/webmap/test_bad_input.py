@@ -203,6 +203,30 @@ def form_cases(w: Any) -> list[tuple[str, dict[str, str]]]:
                    {"area_id": "x", "version": str(w.member.version)},
                    {"area_id": str(w.community.id), "version": "99"}]:
         cases.append((f"/people/{w.member.id}/registration", fields))
+    # the spreadsheet import page: uploads that are no sheet, not the template, or empty
+    def upload(data: bytes, name: str) -> Any:
+        return (io.BytesIO(data), name)
+
+    for fields in [{"kind": "units"}, {"kind": "boss", "file": upload(b"x", "x.csv")},
+                   {"file": upload("单位名称\n县民政局\n".encode(), "u.csv")},
+                   {"kind": "units", "file": upload(b"MZ\x90\x00", "virus.exe")},
+                   {"kind": "units", "file": upload(b"PK\x03\x04 broken", "u.xlsx")},
+                   {"kind": "units", "file": upload(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "u.xls")},
+                   {"kind": "units", "file": upload(b"", "empty.csv")},
+                   {"kind": "units", "file": upload("单位名称\n".encode(), "headers-only.csv")},
+                   {"kind": "people", "file": upload("名字,号码\n甲,1\n".encode("gbk"), "other.csv")},
+                   {"kind": "units", "sheet": "第二页", "file": upload("单位名称\n县民政局\n".encode(), "u.csv")},
+                   {"kind": "households", "file": upload(b"\xff\xfe" + LONG.encode("utf-16-le"), "u.csv")},
+                   {"kind": "units", "other": upload(b"x", "x.csv")}]:
+        cases.append(("/admin/import", fields))
+    for fields in [{}, {"token": "nope"}, {"token": LONG}, {"token": "x", "skip_bad": "maybe"}]:
+        cases.append(("/admin/import/write", fields))
+    for fields in [{"building": "NOPE", "units": "1", "floors": "1", "rooms": "1"},
+                   {"building": "B-1", "units": "0", "floors": "1", "rooms": "1"},
+                   {"building": "B-1", "units": "1", "floors": "abc", "rooms": "1"},
+                   {"building": "B-1", "units": "1", "floors": "1", "rooms": HUGE},
+                   {"building": "", "units": "1", "floors": "1", "rooms": "1"}]:
+        cases.append(("/admin/import/households", fields))
     cases.append(("/account/password", {"current_password": "wrong", "new_password": "long enough"}))
     cases.append(("/account/tokens", {"name": LONG}))
     cases.append(("/account/tokens/999999/revoke", {}))

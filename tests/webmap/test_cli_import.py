@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo import imports
-from geo.models import Area, Building
+from geo.models import Area, Building, Household
 from tests.conftest import SHARED_DATA, TEST_DATA, World, box
 
 XUANEN = SHARED_DATA / "xuanen-422825-gcj02.geojson"
@@ -157,3 +157,87 @@ def test_gis_files_import_from_the_command_line(app: Any, session: Session, worl
     assert village.exit_code == 0, village.output
     assert "1 栋楼已划入刚导入的区域" in village.stdout
     assert session.scalar(select(Area.name).where(Area.code == "V")) == "新村"
+# --- spreadsheets -------------------------------------------------------------------------
+
+
+def sheet(tmp_path: Path, rows: list[list[Any]], name: str = "sheet.xlsx") -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    path = tmp_path / name
+    book.save(path)
+    return path
+
+
+def test_import_units_reports_each_row_and_updates_on_the_second_run(app: Any, session: Session,
+                                                                     tmp_path: Path) -> None:
+    from geo.models import AuditEntry, Unit
+
+    path = sheet(tmp_path, [["单位名称", "电话"], ["县民政局", "0718-2222222"], ["县水利局", ""]])
+
+    first = run(app, "units", str(path))
+    again = run(app, "units", str(path))
+
+    assert first.exit_code == 0, first.output
+    assert "第 2 行：县民政局（新增）" in first.stdout
+    assert "接受 2 行（新增 2，更新 0，未变 0），拒绝 0 行" in first.stdout
+    assert "接受 2 行（新增 0，更新 0，未变 2），拒绝 0 行" in again.stdout
+    assert session.scalar(select(func.count()).select_from(Unit)) == 2
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).all()
+    assert [(e.table_name, e.via, e.after["created"]) for e in entries] == [("units", "cli", 2), ("units", "cli", 0)]
+
+
+def test_import_dry_run_writes_nothing(app: Any, session: Session, tmp_path: Path) -> None:
+    from geo.models import Unit
+
+    result = run(app, "units", str(sheet(tmp_path, [["单位名称"], ["县民政局"]])), "--dry-run")
+
+    assert result.exit_code == 0 and "试导入：没有写入任何内容" in result.stdout
+    assert session.scalar(select(func.count()).select_from(Unit)) == 0
+
+
+def test_import_with_a_refused_row_writes_nothing_unless_skip_bad(app: Any, session: Session, world: World,
+                                                                  tmp_path: Path) -> None:
+    path = sheet(tmp_path, [["楼栋", "楼层", "门牌"], ["B-1", 5, "501"], ["NOPE", 5, "502"]])
+
+    refused = run(app, "households", str(path))
+    assert refused.exit_code != 0
+    assert "拒绝第 3 行 NOPE 1单元 5层 502：没有导入编号或名称为 NOPE 的楼栋" in refused.stderr
+    assert "没有写入任何内容" in refused.stderr
+    rooms = select(Household.room).where(Household.building_id == world.building.id, Household.floor == 5)
+    assert session.scalars(rooms).all() == []
+
+    skipped = run(app, "households", str(path), "--skip-bad")
+    assert skipped.exit_code == 0, skipped.output
+    assert session.scalars(rooms).all() == ["501"]
+
+
+def test_import_of_a_sheet_that_is_not_the_template_fails(app: Any, tmp_path: Path) -> None:
+    result = run(app, "people", str(sheet(tmp_path, [["名字"], ["x"]])))
+    assert result.exit_code != 0 and "缺少列 姓名" in result.stderr
+
+
+def test_import_template_writes_the_sheet_to_fill_in(app: Any, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    out = tmp_path / "people.xlsx"
+    result = run(app, "template", "people", str(out))
+
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["人员", "说明"]
+    assert [c.value for c in book["人员"][1]] == ["姓名*", "单位", "职务", "电话", "是否党员"]
+
+
+def test_households_generate(app: Any, session: Session, world: World) -> None:
+    args = ["households", "generate", "--building", "B-1", "--units", "2", "--floors", "6", "--rooms", "2"]
+
+    first = app.test_cli_runner().invoke(args=args)
+    again = app.test_cli_runner().invoke(args=args)
+
+    assert first.exit_code == 0, first.output
+    assert "新增 18 户，已有 6 户" in first.stdout and "新增 0 户，已有 24 户" in again.stdout
+    count = select(func.count()).select_from(Household).where(Household.building_id == world.building.id)
+    assert session.scalar(count) == 24
