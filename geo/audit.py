@@ -16,7 +16,7 @@ from geoalchemy2.elements import WKBElement
 from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.geometry import to_geometry
+from geo.geometry import to_geojson, to_geometry
 from geo.models import AuditEntry, Base
 
 REDACTED = "[redacted]"
@@ -25,6 +25,9 @@ _BOOKKEEPING = {"created_at", "updated_at", "version", "failed_logins", "locked_
 # Opening and closing browser logins, and an upload waiting for its import, are not changes
 # to the county's records (the import itself is logged).
 _UNAUDITED = {"audit_log", "login_sessions", "sheet_uploads"}
+# Outlines kept whole in the log, so that a redrawn, split or merged area can be drawn back
+# as it was; other shapes are logged by their type and bounds. Areas are few and change rarely.
+_WHOLE_GEOMETRY = {"areas"}
 
 
 def set_actor(session: Session, *, user_id: int | None, username: str, via: str) -> None:
@@ -74,13 +77,15 @@ def _entry(
     }
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, whole_geometry: bool = False) -> Any:
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, WKBElement):
         geom = to_geometry(value)
+        if whole_geometry:
+            return to_geojson(geom)
         return {"type": geom.geom_type, "bounds": [round(v, 6) for v in geom.bounds]}
     if isinstance(value, bytes | memoryview):
         return None
@@ -96,15 +101,17 @@ def _columns(obj: Base) -> list[str]:
 
 def _snapshot(obj: Base) -> dict[str, Any]:
     loaded = inspect(obj).dict
+    whole = obj.__tablename__ in _WHOLE_GEOMETRY
     values = {}
     for key in _columns(obj):
         value = loaded.get(key)
-        values[key] = REDACTED if key in _SECRET and value else _plain(value)
+        values[key] = REDACTED if key in _SECRET and value else _plain(value, whole)
     return values
 
 
 def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
     state = inspect(obj)
+    whole = obj.__tablename__ in _WHOLE_GEOMETRY
     before, after = {}, {}
     for key in _columns(obj):
         history = state.attrs[key].history
@@ -115,7 +122,7 @@ def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
         if key in _SECRET:
             before[key], after[key] = REDACTED, REDACTED
         else:
-            before[key], after[key] = _plain(old), _plain(new)
+            before[key], after[key] = _plain(old, whole), _plain(new, whole)
     return before, after
 
 
