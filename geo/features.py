@@ -28,7 +28,9 @@ MAX_LIMIT = 10000
 # Widest viewport (degrees of longitude or latitude) each layer answers for: buildings
 # are only drawn close up; areas up to a whole county or two.
 # An export is a file, not a map view: it may ask for a county's width of any layer.
-MAX_BBOX_SPAN = {"buildings": 0.25, "areas": 5.0, "issues": 5.0, "export": 5.0}
+MAX_BBOX_SPAN = {"buildings": 0.25, "areas": 5.0, "issues": 5.0, "export": 5.0,
+                 # OGC API clients (QGIS) ask for what their window shows; pages bound the answer.
+                 "ogc": 360.0}
 DECIMALS = 6  # about 0.1 m
 
 
@@ -74,7 +76,7 @@ def checked_limit(limit: int | None) -> int:
     return limit
 
 
-def _feature(id_column: Any, geom: Any, **properties: Any) -> ColumnElement[str]:
+def feature_json(id_column: Any, geom: Any, **properties: Any) -> ColumnElement[str]:
     """One GeoJSON Feature, rendered to text by the database."""
     props: list[Any] = []
     for key, value in properties.items():
@@ -100,7 +102,7 @@ def buildings(session: Session, bbox: BBox, scope: Scope, limit: int = DEFAULT_L
     env = bbox.envelope()
     stmt = (
         select(
-            _feature(
+            feature_json(
                 Building.id,
                 Building.geom,
                 name=Building.name,
@@ -132,7 +134,7 @@ def areas(
     if level is not None:
         stmt = stmt.where(Area.level == level)
     stmt = stmt.add_columns(
-        _feature(Area.id, geom, code=Area.code, name=Area.name, level=Area.level, parent_id=Area.parent_id)
+        feature_json(Area.id, geom, code=Area.code, name=Area.name, level=Area.level, parent_id=Area.parent_id)
     ).order_by(Area.id)
     return _collection(session, stmt, limit)
 
@@ -145,7 +147,7 @@ def issues(
     if bbox is not None:
         stmt = stmt.where(Issue.geom.op("&&")(bbox.envelope()))
     stmt = filters.apply(stmt).add_columns(
-        _feature(
+        feature_json(
             Issue.id,
             Issue.geom,
             category=Issue.category,

@@ -2,14 +2,15 @@
 # Installs the Debian packages Gridwalk needs, only those that are missing.
 #   scripts/deps.sh          what `make demo` needs: PostgreSQL 15 + PostGIS 3 (unless
 #                            DATABASE_URL names a server already), python3-venv
-#   scripts/deps.sh test     and what the tests need: PostGIS, Chromium and CJK fonts
+#   scripts/deps.sh test     and what the tests need: PostGIS, Chromium, CJK fonts and GDAL's
+#                            ogrinfo (the OGC API test reads the server as QGIS does)
 #   scripts/deps.sh bench    what the import benchmark needs: PostGIS and gdal-bin
 set -euo pipefail
 
 want=()
 [ -z "${DATABASE_URL:-}" ] || [ "${1:-}" = test ] && want+=(postgresql-15 postgresql-15-postgis-3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
-[ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk)
+[ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk gdal-bin)
 # The import benchmark measures Gridwalk beside GDAL's ogr2ogr on a local PostGIS.
 [ "${1:-}" = bench ] && want+=(postgresql-15 postgresql-15-postgis-3 gdal-bin)
 

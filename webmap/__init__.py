@@ -66,6 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         fieldwork,
         i18n,
         mapview,
+        ogc,
         open311,
         security,
     )
@@ -81,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(open311.bp)
+    app.register_blueprint(ogc.bp)
     app.register_blueprint(fieldwork.bp)
     app.register_blueprint(community.bp)
     cli.init_app(app)

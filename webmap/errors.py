@@ -28,6 +28,8 @@ _HTTP = {
 
 
 def wants_json() -> bool:
+    if request.path.startswith("/ogc/"):  # OGC API: JSON unless a browser page was asked for
+        return request.args.get("f") != "html"
     return (request.path.startswith(("/api/", "/open311/"))
             or request.accept_mimetypes.best == "application/json")
 
