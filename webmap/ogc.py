@@ -163,8 +163,9 @@ def feature(collection_id: str, feature_id: str) -> Any:
          "type": "application/json", "title": _(catalog.TITLES[collection_id])},
     ]
     if wants_html():
-        return render_template("ogc.html", kind="feature", body=found, features=[found],
-                               title=f"{_(catalog.TITLES[collection_id])} {feature_id}", collection_id=collection_id)
+        title = _(catalog.TITLES[collection_id]) + " " + feature_id
+        return render_template("ogc.html", kind="feature", body=found, features=[found], title=title,
+                               collection_id=collection_id)
     return Response(json.dumps(found, ensure_ascii=False), mimetype=GEOJSON)
 
 
