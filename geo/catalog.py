@@ -26,8 +26,10 @@ from geo.scope import Scope
 
 AREA_COLLECTIONS = {"counties": "county", "townships": "township", "communities": "community",
                     "grids": "grid", "compounds": "compound"}
-COLLECTIONS = (*AREA_COLLECTIONS, "buildings", "issues", "coverage")
+# "areas" holds every level (DESIGN.md's public surface); the others one level each.
+COLLECTIONS = ("areas", *AREA_COLLECTIONS, "buildings", "issues", "coverage")
 TITLES = {
+    "areas": N_("Areas (every level)"),
     "counties": N_("County"), "townships": N_("Townships"), "communities": N_("Communities"),
     "grids": N_("Grids"), "compounds": N_("Compounds"), "buildings": N_("Buildings"),
     "issues": N_("Issues"), "coverage": N_("Visit coverage per grid (last 30 days)"),
@@ -60,12 +62,13 @@ def temporal(collection: str) -> bool:
 def _base(collection: str, scope: Scope) -> tuple[Select[Any], Any, Any, Any]:
     """The collection's rows the user may read: the statement, its id and geometry columns,
     and the feature each row becomes."""
-    if collection in AREA_COLLECTIONS or collection == "coverage":
-        level = AREA_COLLECTIONS.get(collection, "grid")
+    if collection in AREA_COLLECTIONS or collection in ("areas", "coverage"):
         # Coverage is of the grids whose households the user may count; outlines of the
         # areas above the user's own are shown too, as on the map.
         visible = scope.reads(Area.id) if collection == "coverage" else scope.outlines(Area.id)
-        stmt = select().select_from(Area).where(Area.level == level, visible)
+        stmt = select().select_from(Area).where(visible)
+        if collection != "areas":
+            stmt = stmt.where(Area.level == AREA_COLLECTIONS.get(collection, "grid"))
         feature = feature_json(Area.id, Area.geom, code=Area.code, name=Area.name, level=Area.level,
                                parent_id=Area.parent_id)
         return stmt, Area.id, Area.geom, feature

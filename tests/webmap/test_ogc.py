@@ -60,6 +60,9 @@ def test_collections_list_every_layer_with_its_extent(app, world, role_users):
     grids = next(c for c in body["collections"] if c["id"] == "grids")
     assert grids["extent"]["spatial"]["bbox"] == [[109.47, 29.98, 109.51, 30.0]]
     assert any(link["rel"] == "items" for link in grids["links"])
+    every = client_as(app, "admin").get("/ogc/collections/areas/items?limit=100").get_json()
+    assert {f["properties"]["level"] for f in every["features"]} == {"county", "township", "community", "grid",
+                                                                     "compound"}
 
 
 def test_items_page_through_every_feature_once(app, session, world, role_users):
@@ -203,7 +206,7 @@ def test_ogrinfo_lists_every_collection(ogc_server):
 
 def test_ogrinfo_reads_as_many_features_as_the_database_holds(ogc_server):
     # Small pages, so GDAL follows the next links many times.
-    for collection in ("buildings", "grids", "coverage"):
+    for collection in ("buildings", "areas", "grids", "coverage"):
         listed = ogrinfo(ogc_server, "-oo", "PAGE_SIZE=4", "-al", "-q", collection)
         assert listed.count("OGRFeature(") == ogc_server["counts"][collection], collection
 
