@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from geo import coverage
 from geo.errors import N_, BadRequest, NotFound
-from geo.features import DECIMALS, BBox, feature_json
-from geo.issues import overdue, readable
+from geo.features import DECIMALS, BBox, area_feature, building_feature, issue_feature
+from geo.issues import readable
 from geo.models import Area, Building, Issue
 from geo.scope import Scope
 
@@ -69,22 +69,12 @@ def _base(collection: str, scope: Scope) -> tuple[Select[Any], Any, Any, Any]:
         stmt = select().select_from(Area).where(visible)
         if collection != "areas":
             stmt = stmt.where(Area.level == AREA_COLLECTIONS.get(collection, "grid"))
-        feature = feature_json(Area.id, Area.geom, code=Area.code, name=Area.name, level=Area.level,
-                               parent_id=Area.parent_id)
-        return stmt, Area.id, Area.geom, feature
+        return stmt, Area.id, Area.geom, area_feature()
     if collection == "buildings":
         stmt = select().select_from(Building).where(Building.area_id.is_not(None), scope.reads(Building.area_id))
-        feature = feature_json(Building.id, Building.geom, name=Building.name, source_id=Building.source_id,
-                               area_id=Building.area_id, use=Building.use)
-        return stmt, Building.id, Building.geom, feature
+        return stmt, Building.id, Building.geom, building_feature()
     stmt = select().select_from(Issue).where(readable(scope))
-    feature = feature_json(
-        Issue.id, Issue.geom, category=Issue.category, status=Issue.status,
-        description=func.left(Issue.description, 200), reported_at=Issue.reported_at, deadline=Issue.deadline,
-        overdue=func.coalesce(overdue(), False), area_id=Issue.area_id, building_id=Issue.building_id,
-        unit_id=Issue.unit_id,
-    )
-    return stmt, Issue.id, Issue.geom, feature
+    return stmt, Issue.id, Issue.geom, issue_feature()
 
 
 def _filtered(collection: str, scope: Scope, query: Query) -> tuple[Select[Any], Any, Any]:

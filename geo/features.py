@@ -89,6 +89,24 @@ def feature_json(id_column: Any, geom: Any, **properties: Any) -> ColumnElement[
     ).cast(Text)
 
 
+def building_feature() -> ColumnElement[str]:
+    return feature_json(Building.id, Building.geom, name=Building.name, source_id=Building.source_id,
+                        area_id=Building.area_id, use=Building.use)
+
+
+def area_feature(geom: Any = Area.geom) -> ColumnElement[str]:
+    return feature_json(Area.id, geom, code=Area.code, name=Area.name, level=Area.level, parent_id=Area.parent_id)
+
+
+def issue_feature() -> ColumnElement[str]:
+    return feature_json(
+        Issue.id, Issue.geom, category=Issue.category, status=Issue.status,
+        description=func.left(Issue.description, 200), reported_at=Issue.reported_at, deadline=Issue.deadline,
+        overdue=func.coalesce(overdue(), False), area_id=Issue.area_id, building_id=Issue.building_id,
+        unit_id=Issue.unit_id,
+    )
+
+
 def _collection(session: Session, stmt: Any, limit: int, extra: dict[str, Any] | None = None) -> str:
     rows = session.scalars(stmt.limit(limit + 1)).all()
     truncated = len(rows) > limit
@@ -101,16 +119,7 @@ def _collection(session: Session, stmt: Any, limit: int, extra: dict[str, Any] |
 def buildings(session: Session, bbox: BBox, scope: Scope, limit: int = DEFAULT_LIMIT) -> str:
     env = bbox.envelope()
     stmt = (
-        select(
-            feature_json(
-                Building.id,
-                Building.geom,
-                name=Building.name,
-                source_id=Building.source_id,
-                area_id=Building.area_id,
-                use=Building.use,
-            )
-        )
+        select(building_feature())
         .where(Building.geom.op("&&")(env), func.ST_Intersects(Building.geom, env), scope.reads(Building.area_id))
         .order_by(Building.id)
     )
@@ -134,7 +143,7 @@ def areas(
     if level is not None:
         stmt = stmt.where(Area.level == level)
     stmt = stmt.add_columns(
-        feature_json(Area.id, geom, code=Area.code, name=Area.name, level=Area.level, parent_id=Area.parent_id)
+        area_feature(geom)
     ).order_by(Area.id)
     return _collection(session, stmt, limit)
 
@@ -146,19 +155,5 @@ def issues(
     stmt = select().select_from(Issue).where(readable(scope))
     if bbox is not None:
         stmt = stmt.where(Issue.geom.op("&&")(bbox.envelope()))
-    stmt = filters.apply(stmt).add_columns(
-        feature_json(
-            Issue.id,
-            Issue.geom,
-            category=Issue.category,
-            status=Issue.status,
-            description=func.left(Issue.description, 200),
-            reported_at=Issue.reported_at,
-            deadline=Issue.deadline,
-            overdue=func.coalesce(overdue(), False),
-            area_id=Issue.area_id,
-            building_id=Issue.building_id,
-            unit_id=Issue.unit_id,
-        )
-    ).offset(offset)
+    stmt = filters.apply(stmt).add_columns(issue_feature()).offset(offset)
     return _collection(session, stmt, limit)

@@ -29,7 +29,11 @@ _HTTP = {
 
 def wants_json() -> bool:
     if request.path.startswith("/ogc/"):  # OGC API: JSON unless a browser page was asked for
-        return request.args.get("f") != "html"
+        chosen = request.args.get("f")
+        if chosen is None:
+            best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
+            return best != "text/html"
+        return chosen != "html"
     return (request.path.startswith(("/api/", "/open311/"))
             or request.accept_mimetypes.best == "application/json")
 

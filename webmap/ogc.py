@@ -213,13 +213,21 @@ def _bbox(raw: str | None) -> BBox | None:
         values = [float(p) for p in parts]
     except ValueError:
         values = []
+    if len(values) == 6:  # with heights, as the standard allows: they do not matter here
+        values = [values[0], values[1], values[3], values[4]]
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise BadRequest(N_("bbox must be four numbers: minlon,minlat,maxlon,maxlat"), code="invalid_bbox")
-    return BBox.checked(values, "ogc")
+    try:
+        return BBox.checked(values, "ogc")
+    except BadRequest as error:
+        raise BadRequest(error.message, code="invalid_bbox", **error.params) from None
 
 
 def _instant(text: str) -> dt.datetime:
     value = text.strip()
+    # An offset's "+" sent unencoded arrives as a space: 2026-01-05T10:00:00 08:00.
+    if len(value) > 19 and value[-6] == " ":
+        value = value[:-6] + "+" + value[-5:]
     try:
         if len(value) == 10:
             return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)

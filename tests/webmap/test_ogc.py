@@ -105,6 +105,11 @@ def test_bbox_and_datetime_narrow_the_items(app, session, world, role_users):
     assert described("datetime=../2026-01-20T00:00:00Z") == ["早"]
     assert described("datetime=2026-01-20T00:00:00Z/..") == ["晚"]
     assert described("datetime=2026-01-01T00:00:00Z/2026-03-01T00:00:00Z") == ["早", "晚"]
+    # China's offset, with its "+" left unencoded (it arrives as a space): 17:00 here is 09:00 UTC.
+    assert described("datetime=2026-01-05T17:00:00+08:00") == ["早"]
+    # A bbox with heights (six numbers) is read as its four corners.
+    with_heights = client.get("/ogc/collections/buildings/items?bbox=109.4805,29.9805,0,109.4835,29.9835,50&limit=100")
+    assert with_heights.get_json()["numberMatched"] == 30
 
 
 def test_a_user_reads_only_their_area(app, session, world, role_users):
@@ -127,7 +132,7 @@ def test_no_login_is_401_and_bad_parameters_are_400_in_the_error_shape(app, worl
     client = client_as(app, "viewer")
     for query, code in [("limit=0", "invalid_parameter"), ("limit=abc", "invalid_parameter"),
                         ("offset=-1", "invalid_parameter"), ("bbox=1,2,3", "invalid_bbox"),
-                        ("bbox=1,2,nan,4", "invalid_bbox"), ("datetime=yesterday", "invalid_datetime"),
+                        ("bbox=1,2,nan,4", "invalid_bbox"), ("bbox=10,20,5,30", "invalid_bbox"), ("datetime=yesterday", "invalid_datetime"),
                         ("datetime=2026-02-01/2026-01-01", "invalid_datetime"), ("f=xml", "unknown_format"),
                         ("colour=red", "unknown_parameter")]:
         answer = client.get(f"/ogc/collections/buildings/items?{query}")
@@ -144,6 +149,9 @@ def test_a_browser_gets_pages(app, world, role_users):
     assert "贡水花园1栋" in page and "<table" in page
     assert "text/html" in client.get("/ogc/collections", headers={"Accept": "text/html"}).content_type
     assert client.get("/ogc/collections?limit=5").status_code == 200  # only items take parameters
+    # A browser's wrong turn gets a page too, not JSON.
+    lost = client.get("/ogc/collections/roads", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert lost.status_code == 404 and "text/html" in lost.content_type
 
 
 def test_a_huge_limit_is_served_at_the_most(app, world, role_users):
