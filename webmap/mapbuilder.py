@@ -64,7 +64,8 @@ class DataLayers(JSCSSMixin):
         self._name = "DataLayers"
         self.layers = layers
         self.config = config
-        self.default_js = [("gridwalk_map", static("js/gridwalk-map.js")),
+        self.default_js = [("gridwalk_page", static("js/gridwalk-page.js")),
+                           ("gridwalk_map", static("js/gridwalk-map.js")),
                            ("gridwalk_field", static("js/gridwalk-field.js")),
                            ("gridwalk_visits", static("js/gridwalk-visits.js"))]
         self.default_css = [("gridwalk_css", static("css/gridwalk.css"))]
@@ -176,5 +177,8 @@ def build_patrol_page(patrol: dict[str, Any], grid: dict[str, Any] | None, chrom
                      padding_top_left=(30, 30), padding_bottom_right=(30, 320))
     m.get_root().header.add_child(
         Element(f'<link rel="stylesheet" href="{escape(static("css/gridwalk.css"))}">'), name="css"
+    )
+    m.get_root().header.add_child(
+        Element(f'<script src="{escape(static("js/gridwalk-page.js"))}" defer></script>'), name="page_js"
     )
     return _render(m, title, chrome_html, static)

@@ -33,7 +33,8 @@
   var parent = L.geoJSON(data.parent.geometry, {
     style: { color: "#555", weight: 2, dashArray: "6 4", fill: false }, pmIgnore: true, interactive: false,
   }).addTo(map);
-  map.fitBounds(parent.getBounds(), { padding: [10, 10] });
+  // Clear of the zoom buttons in the top-left corner, so the area's corners can be tapped.
+  map.fitBounds(parent.getBounds(), { paddingTopLeft: [64, 16], paddingBottomRight: [16, 16] });
   var buildings = L.layerGroup().addTo(map);
   var areas = L.featureGroup().addTo(map);
   var chosen = [];

@@ -56,7 +56,7 @@ def test_the_page_does_not_grow_with_the_number_of_buildings(logged_in, world, s
     )
     session.flush()
     after = len(logged_in.get("/").data)
-    assert before < 20_000
+    assert before < 25_000  # the whole page, site menu included: far under the 50 KB a phone on 3G loads at once
     assert abs(after - before) < 64, (before, after)
 
 

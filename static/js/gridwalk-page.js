@@ -1,0 +1,51 @@
+/* Gridwalk, every page: the bar's menu that folds on a phone, and folded filters that
+   stand open on a wide screen. No framework; the pages work without it (gridwalk-nojs.css). */
+(function () {
+  "use strict";
+  var WIDE = window.matchMedia("(min-width: 1024px)");
+
+  function setUpMenu(bar) {
+    var button = bar.querySelector(".gw-menu-button");
+    if (!button) return;
+    function show(open) {
+      bar.classList.toggle("gw-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.addEventListener("click", function (e) {
+      e.stopPropagation();
+      show(!bar.classList.contains("gw-open"));
+      if (bar.classList.contains("gw-open")) {
+        var first = bar.querySelector(".gw-nav a");
+        if (first) first.focus({ preventScroll: true });
+      }
+    });
+    document.addEventListener("click", function (e) {
+      if (bar.classList.contains("gw-open") && !bar.contains(e.target)) show(false);
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && bar.classList.contains("gw-open")) { show(false); button.focus(); }
+    });
+    WIDE.addEventListener("change", function () { show(false); });
+  }
+
+  // A fold marked data-open-wide (the filters of a list) starts open where there is room.
+  function openWideFolds() {
+    if (!WIDE.matches) return;
+    document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
+
+  // A drop-down (downloads) closes when the user taps elsewhere.
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.gw-drop[open]").forEach(function (d) {
+      if (!d.contains(e.target)) d.open = false;
+    });
+  });
+
+  function start() {
+    document.documentElement.classList.add("gw-js");
+    document.querySelectorAll(".gw-bar").forEach(setUpMenu);
+    openWideFolds();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
