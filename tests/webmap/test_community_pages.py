@@ -63,12 +63,16 @@ def test_the_dashboard_shows_a_communitys_week(app, role_users, world, session, 
     assert re.search(r"本周走访覆盖</span><strong>33%</strong>", page)
     assert page.count('<g class="gw-week">') == 12
     assert "33%</text>" in page
+    # On a fixed 0–100 % scale: the week at a third stands a third of the chart's 140 high,
+    # not the whole of it as the largest bar would on a scale that tops out at it.
+    assert '>100%</text>' in page and '>50%</text>' in page
+    assert re.search(r'<rect x="[\d.]+" y="[\d.]+" width="22" height="46.7"/>', page)
     # Behind: 张三 (nothing) and 李四 (2 visits + 3 service = 5 sessions < 8) both short.
     behind = page[page.index('id="behind"'):page.index('id="not-visited"')]
     assert "张三" in behind and "李四" in behind
     # Not visited for 30 days: the six minus the two seen this week; the one seen 200 days ago shows its date.
     lonely = page[page.index('id="not-visited"'):page.index('id="wishes"')]
-    assert lonely.count("<tr><td><a") == 4
+    assert lonely.count('<tr><td class="gw-key"><a') == 4
     assert (today(session) - dt.timedelta(days=200)).isoformat() in lonely
     assert "修楼道灯" in page[page.index('id="wishes"'):]
 
