@@ -111,6 +111,7 @@ def _field_texts() -> dict[str, Any]:
         "noFix": _("No position from the phone: drag the pin or tap the map"),
         "placedByHand": _("Placed where you tapped"),
         "category": _("Category"),
+        "chooseCategory": _("Choose a category"),
         "description": _("What is wrong"),
         "describe": _("Describe the problem"),
         "photos": _("Photos (up to 3)"),

@@ -310,7 +310,9 @@
 
     var form = null;
     function renderForm(list) {
+      // No category is preset: a hurried report must not land in the first one by default.
       var select = el("select", { name: "category", required: "required" });
+      select.appendChild(el("option", { value: "", text: F.chooseCategory, disabled: "disabled", selected: "selected" }));
       list.forEach(function (c) { select.appendChild(el("option", { value: c.code, text: c.name })); });
       var description = el("textarea", { name: "description", rows: "3", maxlength: "4000", placeholder: F.describe });
       var photos = el("input", { type: "file", name: "photos", accept: "image/jpeg,image/png,image/webp", multiple: "multiple" });
