@@ -35,7 +35,8 @@ from geo.validate import Fields
 from webmap import db
 from webmap.auth import login_required, scope
 from webmap.i18n import message
-from webmap.names import kind_names, level_names, outcome_names, role_names, sheet_kind_names, sheet_summary
+from webmap.names import (kind_names, level_names, outcome_names, role_names, sheet_kind_names, sheet_summary,
+                          unit_kind_names)
 from webmap.validate_form import form_data, save_and_return
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -171,7 +172,8 @@ def log_out_user(user_id: int) -> Response:
 @bp.get("/units")
 def units() -> str:
     scope().require_admin()
-    rows = [{"url": url_for("admin.unit", unit_id=u.id), "cells": [u.name, u.kind, u.phone]}
+    kinds = unit_kind_names()
+    rows = [{"url": url_for("admin.unit", unit_id=u.id), "cells": [u.name, kinds.get(u.kind, u.kind), u.phone]}
             for u in directory.units(db.session(), request.args.get("q"), _page_number())]
     return _list_page(_("Units"), [_("Name"), _("Kind"), _("Phone")], rows, url_for("admin.new_unit"))
 
@@ -180,7 +182,7 @@ def _unit_fields(unit: Unit | None) -> list[dict[str, Any]]:
     fields = [
         field("name", _("Name"), value=unit.name if unit else "", required=True, max=200),
         field("kind", _("Kind"), "select", unit.kind if unit else "department",
-              choices=[(k, k) for k in directory.UNIT_KINDS]),
+              choices=[(k, unit_kind_names()[k]) for k in directory.UNIT_KINDS]),
         field("phone", _("Phone"), "tel", unit.phone if unit else "", max=32),
     ]
     if unit is not None:

@@ -29,6 +29,19 @@ def kind_names() -> dict[str, str]:
     }
 
 
+def unit_kind_names() -> dict[str, str]:
+    """What each kind of unit (directory.UNIT_KINDS) is called on a page."""
+    return {
+        "department": _("Department"),
+        "township": _("Township"),
+        "community": _("Community"),
+        "school": _("School"),
+        "hospital": _("Hospital"),
+        "company": _("Company"),
+        "other": _("Other unit"),
+    }
+
+
 def status_names() -> dict[str, str]:
     return {
         "reported": _("Reported"),

@@ -56,6 +56,16 @@ def test_a_stale_edit_of_a_unit_is_refused(page_as, session, world):
     assert session.get(Unit, world.unit.id).name == "县住房和城乡建设局"
 
 
+def test_a_unit_kind_reads_in_the_users_language(page_as, session, world):
+    session.add(Unit(name="县人民医院", kind="hospital"))
+    session.flush()
+    admin = page_as("admin")
+    listed = admin.get("/admin/units?q=县人民医院").get_data(as_text=True)
+    assert "医院" in listed.split("县人民医院", 2)[-1] and "hospital<" not in listed
+    form = admin.get("/admin/units/new").get_data(as_text=True)
+    assert '<option value="school"' in form and ">学校</option>" in form
+
+
 def test_names_are_shown_as_text_in_lists(page_as, session, world):
     session.add(Person(name="<script>alert(1)</script>", title="<b>科长</b>"))
     session.flush()
