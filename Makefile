@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations messages bench bench-coverage bench-import clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-coverage bench-import clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -41,8 +41,13 @@ assets: venv
 translations: venv
 	$(VENV)/bin/pybabel compile -d webmap/translations
 
+# A wheel to install anywhere (`pip install dist/gridwalk-*.whl`, then `gridwalk serve`): it
+# carries the vendored front-end files and the compiled catalogs, so they are made first.
+wheel: venv assets translations
+	$(PY) -m pip wheel -q --no-deps -w dist .
+
 clean: stop
-	rm -rf var $(VENV) static/vendor
+	rm -rf var $(VENV) static/vendor dist build
 
 # For developers: collect the messages from the code into the catalog; translate the new
 # (empty) entries in webmap/translations/zh/LC_MESSAGES/messages.po.

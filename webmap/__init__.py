@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    # static/ sits beside the packages: vendored Leaflet and plugins, our JS and CSS.
-    static = Path(__file__).resolve().parent.parent / "static"
+    # Vendored Leaflet and plugins, our JS and CSS. In a checkout webmap/static is a link to
+    # the top-level static/; a wheel carries the files themselves (`make wheel`).
+    static = Path(__file__).resolve().parent / "static"
     app = Flask(__name__, static_folder=str(static), static_url_path="/static")
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL"),
@@ -40,6 +42,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # X-Forwarded-Proto are then believed, so a failed login is counted against the
         # officer's address, not the proxy's. 0: the app faces the network itself.
         PROXIES=int(os.environ.get("GRIDWALK_PROXIES") or 0),
+    )
+    app.config.update(
+        # Text answers compressed (zstd, brotli or gzip, as the client accepts), pages too: their
+        # CSRF token is masked afresh on each page, which is what BREACH would otherwise read.
+        COMPRESS_MIMETYPES=[
+            "text/html", "text/css", "text/javascript", "application/javascript", "text/plain",
+            "text/csv", "text/xml", "application/xml", "application/json", "application/geo+json",
+            "application/schema+json", "application/vnd.oai.openapi+json", "application/manifest+json",
+            "image/svg+xml",
+        ],
+        COMPRESS_MIN_SIZE=1024,
+        # No compressing of streams: files from static/ are read whole first (assets.buffered).
+        COMPRESS_STREAMS=False,
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
@@ -72,6 +87,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     db.init_app(app)
+    Compress(app)
+    app.after_request(assets.buffered)  # runs before Compress's own hook: the last added runs first
     i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
@@ -86,4 +103,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(fieldwork.bp)
     app.register_blueprint(community.bp)
     cli.init_app(app)
+    lacking = assets.missing(app)
+    if lacking:
+        # Served anyway by a bare WSGI server (gunicorn 'webmap:create_app()'): say it loudly.
+        app.logger.error("%d asset file(s) missing, pages will be blank or English: %s. Make them with: %s",
+                         len(lacking), ", ".join(lacking[:4]), assets.HOW_TO_MAKE)
     return app

@@ -3,6 +3,8 @@ protection for every cookie-authenticated write."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hmac
 import secrets
@@ -26,10 +28,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def csrf_token() -> str:
+def _secret() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
+
+
+def csrf_token() -> str:
+    """The session's CSRF secret as a page carries it: masked by a fresh random pad each time,
+    so a compressed page never repeats it (BREACH guesses a secret byte by byte from the size
+    of compressed answers that reflect the guess beside it)."""
+    secret = _secret().encode()
+    pad = secrets.token_bytes(len(secret))
+    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(pad, secret))).decode()
+
+
+def _unmasked(sent: str) -> str:
+    """The secret in a token from csrf_token(); a bare secret (a script that read the session)
+    is taken as is."""
+    try:
+        raw = base64.urlsafe_b64decode(sent.encode())
+    except (ValueError, binascii.Error):
+        return sent
+    half = len(raw) // 2
+    if len(raw) % 2 or half == 0:
+        return sent
+    return bytes(a ^ b for a, b in zip(raw[:half], raw[half:])).decode("latin-1")
 
 
 @bp.app_context_processor
@@ -77,7 +101,7 @@ def load_user() -> None:
             # An ended login (or none): say so, so a phone knows to log in again rather
             # than take the refusal as final.
             raise Unauthorized(N_("log in or send an API token"))
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+        sent = _unmasked(request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or "")
         expected = session.get("csrf") or ""
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             raise Forbidden(N_("the form has expired or did not come from this site: reload and try again"),
@@ -134,7 +158,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
             session.clear()  # a fresh session on login: no fixation
             session.permanent = True
             session["login"] = token
-            csrf_token()  # a new one, for the new session
+            _secret()  # a new one, for the new session
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))

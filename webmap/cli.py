@@ -1,5 +1,5 @@
-"""The `gridwalk` command: Flask's own commands (`gridwalk run --port P`) plus the
-database, demo, import, user and token commands. Each command owns its transaction."""
+"""The `gridwalk` command: `gridwalk serve` (gunicorn, for production), Flask's development
+server (`gridwalk run --port P`), the database, demo, import, user and token commands. Each command owns its transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from flask.cli import run_command as flask_run
 from flask_babel import gettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -21,16 +22,31 @@ from geo import accounts, audit, county_archive, demo, directory, households, im
 from geo.errors import GridwalkError
 from geo.models import AREA_LEVELS, ROLES
 from geo.scope import Scope
-from webmap import create_app, db
+from webmap import assets, create_app, db
 from webmap.i18n import message
 from webmap.names import outcome_names, sheet_summary
+from webmap.server import serve_command
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# A link to the top-level migrations/ in a checkout, the files themselves in a wheel.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
 def main() -> None:
     """Gridwalk: who is responsible for every grid, compound and building of a county."""
+
+
+class _CheckedRun(click.Command):
+    """Flask's development server, refusing to start where the map would be blank."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        assets.require(ctx.ensure_object(ScriptInfo).load_app())
+        return super().invoke(ctx)
+
+
+main.add_command(_CheckedRun("run", params=flask_run.params, callback=flask_run.callback,
+                             help=flask_run.help, short_help=flask_run.short_help))
+main.add_command(serve_command)
 
 
 def init_app(app: Flask) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -81,10 +82,31 @@ def _integrity(_error: Exception) -> Response | tuple[str, int]:
     return error_response(409, "conflict", gettext(_HTTP[409][1]))
 
 
+# PostgreSQL's codes for a transaction that lost a race and may simply be tried again.
+_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _database(error: Exception) -> Response | tuple[str, int]:
+    """The database refused or could not be reached: a restart, a failover, a full pool. Nothing
+    was written (the request's transaction is rolled back); the pool's pre-ping replaces the
+    dead connections, so trying again once the database is back succeeds."""
+    if getattr(getattr(error, "orig", None), "pgcode", None) in _RETRYABLE:
+        return error_response(409, "conflict", gettext(_HTTP[409][1]))
+    response = error_response(503, "database_unavailable",
+                              gettext("The database cannot be reached just now; nothing was saved. Try again in a moment."))
+    if isinstance(response, tuple):
+        body, status = response
+        return body, status, {"Retry-After": "5"}  # type: ignore[return-value]
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul)
     app.register_error_handler(GridwalkError, _domain)
     app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(IntegrityError, _integrity)
+    for error in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(error, _database)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(InternalServerError, _unexpected)
