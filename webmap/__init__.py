@@ -18,7 +18,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Vendored Leaflet and plugins, our JS and CSS. In a checkout webmap/static is a link to
     # the top-level static/; a wheel carries the files themselves (`make wheel`).
     static = Path(__file__).resolve().parent / "static"
-    app = Flask(__name__, static_folder=str(static), static_url_path="/static")
+    from webmap.db import App
+
+    app = App(__name__, static_folder=str(static), static_url_path="/static")
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         TIMEZONE=os.environ.get("GRIDWALK_TIMEZONE", "Asia/Shanghai"),

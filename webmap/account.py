@@ -67,7 +67,6 @@ def create_token() -> tuple[str, int] | Response:
         db.session().rollback()
         flash(message(error), "error")
         return redirect(url_for("account.index"))
-    db.session().commit()
     return _page(new_token=token, status=201)
 
 

@@ -81,7 +81,6 @@ def _form_page(title: str, fields: list[dict[str, Any]], save: Callable[[dict[st
                 if f["kind"] != "password":
                     f["value"] = posted.get(f["name"], f["value"])
         else:
-            db.session().commit()
             flash(_("Saved."), "ok")
             return redirect(done(record))
     return render_template(template, title=title, fields=fields, submit=submit, error=error,
@@ -161,7 +160,6 @@ def log_out_user(user_id: int) -> Response:
     found = directory.get(db.session(), User, user_id)
     accounts.end_sessions(db.session(), found)
     accounts.revoke_tokens(db.session(), found)  # both write their own audit entries
-    db.session().commit()
     flash(_("Every login and API token of this user has ended."), "ok")
     return redirect(url_for("admin.user", user_id=user_id))
 
@@ -498,7 +496,6 @@ def check_sheet() -> Page:
         return _import_page(message(exc), exc.status, **posted)
     session.rollback()  # the dry run's rows are gone already; nothing else may stay either
     token = sheets.stash(session, g.user.id, kind, filename, data) if report.accepted else None
-    session.commit()
     return _report_page(report, filename, token, sheet_name)
 
 
@@ -534,7 +531,6 @@ def write_sheet() -> Page:
             "or write only the accepted rows.", refused=len(report.refused)), status=400)
     sheets.log_import(session, report, upload.filename, skip_bad=skip_bad)
     session.delete(upload)
-    session.commit()
     flash(_("Written: %(summary)s", summary=sheet_summary(report)), "ok")
     return redirect(url_for("admin.import_sheets"))
 
@@ -567,7 +563,6 @@ def generate_households() -> Page:
     except GridwalkError as exc:
         session.rollback()
         return _import_page(message(exc), exc.status, **posted)
-    session.commit()
     flash(_("%(created)s households added, %(existing)s already there", created=made.created,
             existing=made.existing), "ok")
     return redirect(url_for("admin.import_sheets"))

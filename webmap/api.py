@@ -139,28 +139,24 @@ def area_people(area_id: int) -> Any:
 @bp.post("/areas")
 def draw_area() -> Any:
     area = drawing.create(db.session(), scope(), _body())
-    _commit()
     return _created(drawing.area_data(area))
 
 
 @bp.put("/areas/<int:area_id>/geometry")
 def redraw_area(area_id: int) -> Any:
     area = drawing.redraw(db.session(), scope(), area_id, _body())
-    _commit()
     return jsonify(drawing.area_data(area))
 
 
 @bp.post("/areas/<int:area_id>/split")
 def split_area(area_id: int) -> Any:
     kept, new = drawing.split_grid(db.session(), scope(), area_id, _body())
-    _commit()
     return _created({"kept": drawing.area_data(kept), "new": drawing.area_data(new)})
 
 
 @bp.post("/areas/merge")
 def merge_areas() -> Any:
     area = drawing.merge(db.session(), scope(), _body())
-    _commit()
     return jsonify(drawing.area_data(area))
 
 
@@ -223,7 +219,6 @@ def _body_and_files() -> tuple[Any, list[tuple[str, bytes]]]:
 def report_issue() -> Any:
     body, files = _body_and_files()
     filed = issues_domain.report(db.session(), scope(), body, files)
-    _commit()
     payload = issues_domain.detail(db.session(), scope(), filed.issue)
     return (jsonify(payload), 201) if filed.created else jsonify(payload)
 
@@ -245,7 +240,6 @@ def issue(issue_id: int) -> Any:
 def issue_step(issue_id: int) -> Any:
     body, files = _body_and_files()
     event = issues_domain.step(db.session(), scope(), issue_id, body, files)
-    _commit()
     found = issues_domain.one(db.session(), scope(), event.issue_id)
     return jsonify(issues_domain.detail(db.session(), scope(), found)), 201
 
@@ -305,10 +299,6 @@ def _created(payload: Any) -> tuple[Response, int]:
     return jsonify(payload), 201
 
 
-def _commit() -> None:
-    db.session().commit()
-
-
 @bp.get("/me")
 def me() -> Any:
     return jsonify(directory.user_data(g.user))
@@ -331,7 +321,6 @@ def change_password() -> Any:
         fields.text("new_password", max_length=1024, required=True),
         keep=None if g.via_token else session.get("login"),  # this login stays open
     )
-    _commit()
     return jsonify({"changed": True})
 
 
@@ -355,14 +344,12 @@ def create_token() -> Any:
     _not_by_token()
     fields = Fields(_body(), ("name",))
     row, token = accounts.create_token(db.session(), g.user, fields.text("name", max_length=100))
-    _commit()
     return _created({**_token_data(row), "token": token})
 
 
 @bp.delete("/tokens/<int:token_id>")
 def revoke_token(token_id: int) -> Any:
     row = accounts.revoke_token(db.session(), token_id, g.user)
-    _commit()
     return jsonify(_token_data(row))
 
 
@@ -385,14 +372,12 @@ def unit(unit_id: int) -> Any:
 @bp.post("/units")
 def create_unit() -> Any:
     unit = directory.save_unit(db.session(), scope(), _body())
-    _commit()
     return _created(directory.unit_data(unit))
 
 
 @bp.patch("/units/<int:unit_id>")
 def update_unit(unit_id: int) -> Any:
     unit = directory.save_unit(db.session(), scope(), _body(), unit_id)
-    _commit()
     return jsonify(directory.unit_data(unit))
 
 
@@ -414,14 +399,12 @@ def person(person_id: int) -> Any:
 @bp.post("/people")
 def create_person() -> Any:
     found = directory.save_person(db.session(), scope(), _body())
-    _commit()
     return _created(directory.person_data(found, True))
 
 
 @bp.patch("/people/<int:person_id>")
 def update_person(person_id: int) -> Any:
     found = directory.save_person(db.session(), scope(), _body(), person_id)
-    _commit()
     return jsonify(directory.person_data(found, True))
 
 
@@ -444,7 +427,6 @@ def user(user_id: int) -> Any:
 def create_user() -> Any:
     _not_by_token()
     found = directory.save_user(db.session(), scope(), _body())
-    _commit()
     return _created(directory.user_data(found))
 
 
@@ -452,7 +434,6 @@ def create_user() -> Any:
 def update_user(user_id: int) -> Any:
     _not_by_token()
     found = directory.save_user(db.session(), scope(), _body(), user_id)
-    _commit()
     return jsonify(directory.user_data(found))
 
 
@@ -479,21 +460,18 @@ def assignment(assignment_id: int) -> Any:
 @bp.post("/assignments")
 def create_assignment() -> Any:
     found = assignments.create(db.session(), scope(), _body())
-    _commit()
     return _created(assignments.data(db.session(), scope(), [found])[0])
 
 
 @bp.patch("/assignments/<int:assignment_id>")
 def update_assignment(assignment_id: int) -> Any:
     found = assignments.update(db.session(), scope(), assignment_id, _body())
-    _commit()
     return jsonify(assignments.data(db.session(), scope(), [found])[0])
 
 
 @bp.post("/assignments/<int:assignment_id>/end")
 def end_assignment(assignment_id: int) -> Any:
     found = assignments.end(db.session(), scope(), assignment_id, _body())
-    _commit()
     return jsonify(assignments.data(db.session(), scope(), [found])[0])
 
 
@@ -537,7 +515,6 @@ def patrols_list() -> Any:
 @bp.post("/patrols")
 def start_patrol() -> Any:
     patrol = patrols.start(db.session(), scope(), _body())
-    _commit()
     return _created(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol.id)))
 
 
@@ -549,14 +526,12 @@ def patrol(patrol_id: int) -> Any:
 @bp.post("/patrols/<int:patrol_id>/track")
 def patrol_track(patrol_id: int) -> Any:
     patrols.record(db.session(), scope(), patrol_id, _body(), ending=False)
-    _commit()
     return jsonify(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id)))
 
 
 @bp.post("/patrols/<int:patrol_id>/end")
 def end_patrol(patrol_id: int) -> Any:
     patrols.record(db.session(), scope(), patrol_id, _body(), ending=True)
-    _commit()
     return jsonify(patrols.detail(db.session(), scope(), patrols.one(db.session(), scope(), patrol_id)))
 
 
@@ -607,7 +582,6 @@ def building_households(building_id: int) -> Any:
 @bp.post("/visits")
 def record_visit() -> Any:
     recorded = visits.record(db.session(), scope(), _body())
-    _commit()
     payload = visits.visit_data(recorded.visit)
     return _created(payload) if recorded.created else jsonify(payload)
 
@@ -624,7 +598,6 @@ def wishes_list() -> Any:
 def wish_step(wish_id: int, step: str) -> Any:
     body, files = _body_and_files()
     wish = visits.wish_step(db.session(), scope(), wish_id, step, body, files)
-    _commit()
     return jsonify({"id": wish.id, "status": wish.status, "version": wish.version})
 
 
@@ -648,7 +621,6 @@ def person_summary(person_id: int) -> Any:
 @bp.post("/people/<int:person_id>/registration")
 def register_person(person_id: int) -> Any:
     person = accountability.register(db.session(), scope(), person_id, _body())
-    _commit()
     return jsonify({"id": person.id, "registered_area_id": person.registered_area_id,
                     "registered_on": person.registered_on.isoformat() if person.registered_on else None,
                     "version": person.version})
@@ -668,7 +640,6 @@ def volunteers() -> Any:
 @bp.post("/service-records")
 def record_service() -> Any:
     record = accountability.record_service(db.session(), scope(), _body())
-    _commit()
     return _created({"id": record.id, "person_id": record.person_id, "served_on": record.served_on.isoformat(),
                      "activity": record.activity, "hours": float(record.hours),
                      "verified_by": record.verified_by_id})

@@ -81,16 +81,12 @@ def load_user() -> None:
         if user is None:
             raise Unauthorized(N_("the API token is not valid"), code="invalid_token")
         g.user, g.via_token = user, True
-        if db.session().dirty:
-            db.session().commit()  # the token's last use
     elif "login" in session:
         # The login must still be open in the database: logging out, a password change
         # or an administrator ends it for every app process at once.
         user = accounts.session_user(db.session(), session["login"])
         if user is not None:
-            g.user = user
-            if db.session().dirty:
-                db.session().commit()  # when it was last seen
+            g.user = user  # its use noted, with the request's own writes
         else:
             session.clear()
     if g.user is not None:
@@ -149,11 +145,11 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
                 address=request.remote_addr,
             )
         except (Unauthorized, TooManyRequests) as exc:
-            db.session().commit()  # keep the count of tries
+            # The one write kept while the answer is an error: the count of failed tries.
+            db.session().commit()
             error, status = message(exc), exc.status
         else:
             token = accounts.open_session(db.session(), user, request.headers.get("User-Agent", ""))
-            db.session().commit()
             lang = session.get("lang")
             session.clear()  # a fresh session on login: no fixation
             session.permanent = True
@@ -170,7 +166,6 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
 def logout() -> Response:
     if "login" in session:
         accounts.end_session(db.session(), session["login"])
-        db.session().commit()
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -125,7 +125,6 @@ def create_request() -> tuple[Response, int]:
             "lon": fields.text("long", max_length=40, required=True),
             "description": fields.text("description", max_length=issues_domain.DESCRIPTION_MAX, multiline=True)}
     filed = issues_domain.report(db.session(), scope(), body)
-    db.session().commit()
     unit = db.session().get(Unit, filed.issue.unit_id) if filed.issue.unit_id else None
     return jsonify([{"service_request_id": str(filed.issue.id),
                      "service_notice": unit.name if unit else "", "account_id": None}]), 201

@@ -53,6 +53,5 @@ def save_and_return(write: Callable[[], object], back: str, done: str | None = N
         db.session().rollback()
         flash(message(error), "error")
     else:
-        db.session().commit()
         flash(done or gettext("Saved."), "ok")
     return redirect(back)
