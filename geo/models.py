@@ -531,3 +531,24 @@ class SheetUpload(Base):
     filename: Mapped[str] = mapped_column(String(200), default="", server_default="")
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class CachedTile(Base):
+    """A vector tile made once and shared by every app process (geo.tiles). The triggers of
+    migration 0010 delete the tiles whose envelope a write to their layer's tables touches.
+    UNLOGGED: a cache need not survive a crash, and its writes skip the WAL."""
+
+    __tablename__ = "tile_cache"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    layer: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Whose tile (the scope it was filtered by), for which level or day.
+    variant: Mapped[str] = mapped_column(String(80), primary_key=True)
+    z: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    x: Mapped[int] = mapped_column(Integer, primary_key=True)
+    y: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The tile with its buffer, in WGS 84: what a write must touch to make it stale.
+    envelope: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=4326))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(32))
+    made_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

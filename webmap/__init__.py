@@ -52,7 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "text/html", "text/css", "text/javascript", "application/javascript", "text/plain",
             "text/csv", "text/xml", "application/xml", "application/json", "application/geo+json",
             "application/schema+json", "application/vnd.oai.openapi+json", "application/manifest+json",
-            "image/svg+xml",
+            "image/svg+xml", "application/vnd.mapbox-vector-tile",
         ],
         COMPRESS_MIN_SIZE=1024,
         # No compressing of streams: files from static/ are read whole first (assets.buffered).
@@ -86,6 +86,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         ogc,
         open311,
         security,
+        tiles,
     )
 
     db.init_app(app)
@@ -104,6 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ogc.bp)
     app.register_blueprint(fieldwork.bp)
     app.register_blueprint(community.bp)
+    app.register_blueprint(tiles.bp)
     cli.init_app(app)
     lacking = assets.missing(app)
     if lacking:

@@ -35,7 +35,7 @@ def wants_json() -> bool:
             best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
             return best != "text/html"
         return chosen != "html"
-    return (request.path.startswith(("/api/", "/open311/"))
+    return (request.path.startswith(("/api/", "/open311/", "/tiles/"))
             or request.accept_mimetypes.best == "application/json")
 
 

@@ -1,8 +1,9 @@
 """Builds the map page as a Folium map.
 
 The page holds no data: its layers are empty Folium feature groups that
-static/js/gridwalk-map.js fills from the API for the current viewport, so the page is
-the same few kilobytes whatever the county's size. Every script and stylesheet comes
+static/js/gridwalk-map.js fills, areas and buildings with vector tiles (/tiles/…), issues
+from the API for the current viewport, so the page is the same few kilobytes whatever the
+county's size. Every script and stylesheet comes
 from static/ (Folium's CDN defaults are replaced per map instance).
 """
 
@@ -20,12 +21,15 @@ from folium.template import Template
 from markupsafe import escape
 
 from geo.features import MAX_BBOX_SPAN
+from geo.tiles import LAYERS as TILE_LAYERS
 from webmap.i18n import html_lang
 
-# The data layers, in drawing order, with the zoom from which each is fetched and the API
-# layer (for its widest viewport) each comes from.
+# The data layers, in drawing order, with the zoom from which each is drawn and the API
+# layer (for its widest viewport) each comes from. Buildings come in tiles from the zoom the
+# tile layer starts at: a tile holds what a GeoJSON answer for a wider view could not.
 LAYERS = ("communities", "grids", "compounds", "buildings", "issues")
-MIN_ZOOM = {"communities": 10, "grids": 12, "compounds": 14, "buildings": 16, "issues": 12}
+MIN_ZOOM = {"communities": 10, "grids": 12, "compounds": 14, "buildings": TILE_LAYERS["buildings"].min_zoom,
+            "issues": 12}
 SOURCE = {"communities": "areas", "grids": "areas", "compounds": "areas", "buildings": "buildings",
           "issues": "issues"}
 
@@ -64,7 +68,8 @@ class DataLayers(JSCSSMixin):
         self._name = "DataLayers"
         self.layers = layers
         self.config = config
-        self.default_js = [("gridwalk_page", static("js/gridwalk-page.js")),
+        self.default_js = [("vectorgrid", static("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")),
+                           ("gridwalk_page", static("js/gridwalk-page.js")),
                            ("gridwalk_map", static("js/gridwalk-map.js")),
                            ("gridwalk_field", static("js/gridwalk-field.js")),
                            ("gridwalk_visits", static("js/gridwalk-visits.js"))]

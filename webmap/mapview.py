@@ -54,7 +54,6 @@ def _client_texts() -> dict[str, Any]:
         "close": _("Close"),
         "zoomIn": _("Zoom in to see buildings"),
         "layers": _("Layers"),
-        "tooMany": _("Showing the first {n}; zoom in for all"),
         "tooManyIssues": _("Showing the {n} most pressing issues (overdue first); zoom in for all"),
         "locate": _("Show my location"),
         "unnamed": _("(no name)"),
@@ -213,6 +212,8 @@ def index() -> str:
         layer_names=layer_names,
         client={
             "api": url_for("api.lookup").rsplit("/", 1)[0],
+            # {layer}/{z}/{x}/{y}.mvt under it.
+            "tiles": url_for("tiles.tile", layer="L", z=0, x=0, y=0).split("/L/", 1)[0],
             "loginUrl": url_for("auth.login"),
             "patrolUrl": url_for("fieldwork.patrol", patrol_id=0),
             # Known at page load, so a report can be written with no network at all.

@@ -1,5 +1,5 @@
-/* Gridwalk map: fills the page's empty Folium layers from the API for the current
- * viewport, and answers a tap on the map with who is responsible there (one point
+/* Gridwalk map: fills the page's empty Folium layers, areas and buildings with vector
+ * tiles (/tiles/…, drawn on canvas), issues from the API for the current viewport, and answers a tap on the map with who is responsible there (one point
  * lookup, /api/v1/lookup, rather than per-feature events).
  * User-supplied text only ever reaches the page as textContent. */
 (function () {
@@ -12,11 +12,17 @@
     buildings: { color: "#566573", weight: 1, fillColor: "#aab7b8", fillOpacity: 0.55, interactive: false },
     highlight: { color: "#e67e22", weight: 4, fillColor: "#f5b041", fillOpacity: 0.35, interactive: false },
   };
+  // Drawn from vector tiles: {layer}/{z}/{x}/{y}.mvt, and the tile layer's name inside.
+  var TILED = {
+    communities: ["areas", "?level=community"],
+    grids: ["areas", "?level=grid"],
+    compounds: ["areas", "?level=compound"],
+    buildings: ["buildings", ""],
+  };
+  // Fetched as GeoJSON for the viewport: the issues (markers one taps), and the grids'
+  // names for the grid filter (not drawn: their outlines come in tiles).
   var SOURCES = {
-    communities: "areas?level=community",
     grids: "areas?level=grid",
-    compounds: "areas?level=compound",
-    buildings: "buildings",
     issues: "issues?",
   };
 
@@ -146,8 +152,30 @@
       return marker;
     }
 
+    // One tile layer inside each Folium group, so the layer control still turns it on and off.
+    // Taps go to the map (one lookup), not to tile features.
+    Object.keys(TILED).forEach(function (key) {
+      var group = layers[key];
+      if (!group) return;
+      var layer = TILED[key][0];
+      var styles = {};
+      styles[layer] = L.extend({ fill: key !== "grids" }, STYLES[key]);
+      group.addLayer(L.vectorGrid.protobuf(cfg.tiles + "/" + layer + "/{z}/{x}/{y}.mvt" + TILED[key][1], {
+        rendererFactory: L.canvas.tile,
+        vectorTileLayerStyles: styles,
+        interactive: false,
+        minZoom: cfg.minZoom[key],
+        maxNativeZoom: 20,
+        fetchOptions: { credentials: "same-origin" },
+      }));
+    });
+
     function draw(key, data) {
       var group = layers[key];
+      if (key === "grids") {  // the outlines are tiles: only the filter's names come from here
+        gridChoices(data.features);
+        return;
+      }
       group.clearLayers();
       if (key === "issues") {
         var markers = [];
@@ -160,11 +188,7 @@
       } else {
         group.addLayer(L.geoJSON(data, { style: STYLES[key], interactive: false }));
       }
-      if (key === "buildings" || key === "issues") {
-        showHint(key, data.truncated ? fill(key === "issues" ? T.tooManyIssues : T.tooMany,
-                                            { n: data.numberReturned }) : "");
-      }
-      if (key === "grids") gridChoices(data.features);
+      if (key === "issues") showHint(key, data.truncated ? fill(T.tooManyIssues, { n: data.numberReturned }) : "");
     }
 
     // The grid filter offers the grids on the map; a chosen one stays offered.
@@ -213,21 +237,19 @@
     function refresh() {
       var zoom = map.getZoom();
       var view = map.getBounds();
+      if (layers.buildings) showHint("buildings", map.hasLayer(layers.buildings) && zoom < cfg.minZoom.buildings ? T.zoomIn : "");
       Object.keys(SOURCES).forEach(function (key) {
         var group = layers[key];
         if (!group || !map.hasLayer(group)) return;
         if (zoom < cfg.minZoom[key]) {
           if (pending[key]) pending[key].abort();  // an answer still on its way must not draw
-          group.clearLayers();
+          if (key === "issues") group.clearLayers();
           loaded[key] = null;
-          if (key === "buildings") showHint(key, T.zoomIn);
           if (key === "issues") showHint(key, "");
           return;
         }
         var last = loaded[key];
-        // Areas are simplified for the zoom they were fetched at; points and buildings are not.
-        var zoomMatters = key === "communities" || key === "grids" || key === "compounds";
-        if (last && last.bounds.contains(view) && (!zoomMatters || last.zoom === zoom)) return;
+        if (last && last.bounds.contains(view)) return;
         if (pending[key]) pending[key].abort();
         var controller = new AbortController();
         pending[key] = controller;

@@ -1,0 +1,27 @@
+"""GET /tiles/{layer}/{z}/{x}/{y}.mvt: vector tiles for the map (geo.tiles), scoped to the
+user like the API, with an ETag so a phone that has a tile is told 304."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, request
+
+from geo import tiles
+from webmap import db
+from webmap.auth import scope
+
+bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+
+
+@bp.get("/<layer>/<int:z>/<int:x>/<int:y>.mvt")
+def tile(layer: str, z: int, x: int, y: int) -> Response:
+    today = dt.datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    made = tiles.tile(db.session(), scope(), layer, z, x, y, level=request.args.get("level") or None, today=today)
+    response = Response(made.body, mimetype=tiles.MEDIA_TYPE)
+    response.set_etag(made.etag)
+    # The user's own scope: kept by their browser only, and checked again on each use (a 304
+    # costs a cached row's lookup).
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
