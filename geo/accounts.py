@@ -11,7 +11,7 @@ import secrets
 
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from geo import audit
@@ -210,7 +210,7 @@ def session_user(session: Session, token: str) -> User | None:
     if not token or len(token) > 200:
         return None
     row = session.scalar(
-        select(LoginSession).where(
+        select(LoginSession).options(joinedload(LoginSession.user)).where(
             LoginSession.token_hash == _digest(token),
             LoginSession.ended_at.is_(None),
             LoginSession.last_seen_at > func.now() - SESSION_IDLE,
@@ -300,7 +300,9 @@ def user_for_token(session: Session, token: str) -> User | None:
     if not token or len(token) > 200:
         return None
     row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        # The user in the same round trip: every request made with a token asks for it.
+        select(ApiToken).options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None
