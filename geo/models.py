@@ -444,6 +444,9 @@ class User(Timestamped, Base):
     # The last try that counted: the count starts afresh after a quiet LOCKOUT period.
     tried_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The primary's WAL position (a pg_lsn as text) after the user's last write: the read
+    # replica serves them again once it has replayed this far (webmap.db.read_session).
+    wrote_lsn: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     area: Mapped[Area | None] = relationship()

@@ -23,6 +23,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = App(__name__, static_folder=str(static), static_url_path="/static")
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL"),
+        # A streaming replica of DATABASE_URL for the map's reads (webmap.db.read_session).
+        DATABASE_READ_URL=os.environ.get("DATABASE_READ_URL"),
         TIMEZONE=os.environ.get("GRIDWALK_TIMEZONE", "Asia/Shanghai"),
         SECRET_KEY=os.environ.get("SECRET_KEY"),
         # Basemap tiles: none unless configured (Tianditu needs a key; OSM where reachable).

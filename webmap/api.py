@@ -101,36 +101,36 @@ def _geojson(text: str) -> Response:
 @bp.get("/lookup")
 def lookup() -> Any:
     lon, lat = _number("lon"), _number("lat")
-    return jsonify(responsibility.lookup(db.session(), lon, lat, scope()))  # type: ignore[arg-type]
+    return jsonify(responsibility.lookup(db.read_session(), lon, lat, scope()))  # type: ignore[arg-type]
 
 
 @bp.get("/buildings")
 def buildings() -> Response:
     bbox = _bbox("buildings", required=True)
     limit = features.checked_limit(_integer("limit"))
-    return _geojson(features.buildings(db.session(), bbox, scope(), limit))  # type: ignore[arg-type]
+    return _geojson(features.buildings(db.read_session(), bbox, scope(), limit))  # type: ignore[arg-type]
 
 
 @bp.get("/buildings/<int:building_id>")
 def building(building_id: int) -> Any:
-    return jsonify(responsibility.building_card(db.session(), building_id, scope()))
+    return jsonify(responsibility.building_card(db.read_session(), building_id, scope()))
 
 
 @bp.get("/areas")
 def areas() -> Response:
     bbox = _bbox("areas", required=False)
     limit = features.checked_limit(_integer("limit"))
-    return _geojson(features.areas(db.session(), request.args.get("level") or None, bbox, scope(), limit))
+    return _geojson(features.areas(db.read_session(), request.args.get("level") or None, bbox, scope(), limit))
 
 
 @bp.get("/areas/<int:area_id>")
 def area(area_id: int) -> Any:
-    return jsonify(responsibility.area_card(db.session(), area_id, scope()))
+    return jsonify(responsibility.area_card(db.read_session(), area_id, scope()))
 
 
 @bp.get("/areas/<int:area_id>/people")
 def area_people(area_id: int) -> Any:
-    return jsonify(assignments.people_in(db.session(), scope(), area_id))
+    return jsonify(assignments.people_in(db.read_session(), scope(), area_id))
 
 
 # Drawing grids and compounds (administrators and officers, in their area).
@@ -174,7 +174,7 @@ def issues() -> Response:
     bbox = _bbox("issues", required=False)
     limit = features.checked_limit(_integer("limit"))
     offset = _integer("offset") or 0
-    return _geojson(features.issues(db.session(), bbox, scope(), issue_filters(), limit, offset))
+    return _geojson(features.issues(db.read_session(), bbox, scope(), issue_filters(), limit, offset))
 
 
 # --- exports -------------------------------------------------------------------------------

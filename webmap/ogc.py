@@ -95,7 +95,7 @@ def conformance() -> Any:
 
 
 def _collection(collection: str) -> dict[str, Any]:
-    extent = catalog.extent(db.session(), scope(), collection)  # NotFound for an unknown one
+    extent = catalog.extent(db.read_session(), scope(), collection)  # NotFound for an unknown one
     found = {
         "id": collection,
         "title": _(catalog.TITLES[collection]),
@@ -128,7 +128,7 @@ def collection(collection_id: str) -> Any:
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Any:
     query = _query()
-    session = db.session()
+    session = db.read_session()
     features, matched = catalog.items(session, scope(), collection_id, query, county_today(session))
     returned = len(features)
     title = _(catalog.TITLES[collection_id])
@@ -152,9 +152,9 @@ def items(collection_id: str) -> Any:
 def feature(collection_id: str, feature_id: str) -> Any:
     _only({"f", "lang"})
     if not (feature_id.isascii() and feature_id.isdigit() and len(feature_id) <= 9):
-        catalog.extent(db.session(), scope(), collection_id)  # an unknown collection says so first
+        catalog.extent(db.read_session(), scope(), collection_id)  # an unknown collection says so first
         raise BadRequest(N_("a feature id is a whole number"), code="invalid_id")
-    session = db.session()
+    session = db.read_session()
     text = catalog.item(session, scope(), collection_id, int(feature_id), county_today(session))
     found = json.loads(text)
     found["links"] = [
