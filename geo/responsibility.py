@@ -63,26 +63,32 @@ def building_at(session: Session, lon: float, lat: float, scope: Scope) -> Build
     return session.scalars(stmt).first()
 
 
-def areas_covering(session: Session, lon: float, lat: float, scope: Scope) -> list[Area]:
+# Areas (or rows with an area's id, parent_id, code, name and level), innermost first, each
+# with whether the user may see personal data (phones) in it.
+Chain = list[tuple[Any, bool]]
+
+
+def areas_covering(session: Session, lon: float, lat: float, scope: Scope) -> Chain:
     stmt = (
-        select(Area)
+        select(Area, scope.personal(Area.id))
         .where(func.ST_Covers(Area.geom, _point(lon, lat)), scope.outlines(Area.id))
         .order_by(AREA_DEPTH.desc(), Area.id)
     )
-    return list(session.scalars(stmt))
+    return [(area, personal) for area, personal in session.execute(stmt)]
 
 
-def area_chain(session: Session, area_id: int, scope: Scope) -> list[Area]:
-    """The area and those above it that the user may see, innermost first."""
-    chain = select(Area.id, Area.parent_id).where(Area.id == area_id).cte(recursive=True)
-    chain = chain.union_all(select(Area.id, Area.parent_id).join(chain, Area.id == chain.c.parent_id))
-    stmt = (
-        select(Area)
-        .join(chain, Area.id == chain.c.id)
-        .where(scope.outlines(Area.id))
-        .order_by(AREA_DEPTH.desc())
-    )
-    return list(session.scalars(stmt))
+def area_chain(session: Session, area_id: int, scope: Scope) -> Chain:
+    """An area the user may see and all those above it, innermost first. Every area above
+    a visible one is visible too (it is in the user's subtree or above their area), so the
+    path needs no scope condition, and which areas show personal data follows from it.
+    The walk up carries what a card shows, so each step is one index lookup (joining areas
+    again afterwards made PostgreSQL scan them all)."""
+    columns = (Area.id, Area.parent_id, Area.code, Area.name, Area.level)
+    up = select(*columns).where(Area.id == area_id).cte(recursive=True)
+    up = up.union_all(select(*columns).join(up, Area.id == up.c.parent_id))
+    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
+    areas = session.execute(select(up).order_by(depth.desc())).all()
+    return list(zip(areas, scope.personal_along([area.id for area in areas])))
 
 
 def area_path(session: Session, area_id: int) -> list[Any]:
@@ -146,27 +152,33 @@ def area_data(area: Area, assignments: list[Assignment], personal: bool) -> dict
     }
 
 
-def _areas_with_assignments(session: Session, areas: list[Area], scope: Scope) -> list[dict[str, Any]]:
-    ids = [x.id for x in areas]
+def _area_cards(session: Session, chain: Chain, building_id: int | None = None
+                ) -> tuple[list[dict[str, Any]], list[Assignment]]:
+    """The areas' cards with their current assignments, and the building's own assignments:
+    one query for both."""
     by_area: dict[int, list[Assignment]] = defaultdict(list)
-    for a in session.scalars(assignments_for(area_ids=ids)).unique():
-        by_area[a.area_id].append(a)  # type: ignore[index]
-    personal = scope.personal_areas(session, ids)
-    return [area_data(area, by_area[area.id], area.id in personal) for area in areas]
+    on_building: list[Assignment] = []
+    ids = [area.id for area, _ in chain]
+    for a in session.scalars(assignments_for(area_ids=ids, building_ids=[building_id] if building_id else ())).unique():
+        if a.building_id is not None:
+            on_building.append(a)
+        else:
+            by_area[a.area_id].append(a)  # type: ignore[index]
+    return [area_data(area, by_area[area.id], personal) for area, personal in chain], on_building
 
 
 def lookup(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, Any]:
     """The building (if any) at a point and every area containing it, innermost first."""
     building = building_at(session, lon, lat, scope)
     if building is not None:
-        areas = area_chain(session, building.area_id, scope) if building.area_id else []
+        chain = area_chain(session, building.area_id, scope) if building.area_id else []
     else:
-        areas = areas_covering(session, lon, lat, scope)
-    cards = _areas_with_assignments(session, areas, scope)
+        chain = areas_covering(session, lon, lat, scope)
+    cards, on_building = _area_cards(session, chain, building.id if building is not None else None)
     return {
         "lon": lon,
         "lat": lat,
-        "building": building_card(session, building, scope, cards) if building is not None else None,
+        "building": _building_data(session, building, chain, cards, on_building) if building is not None else None,
         "areas": cards,
     }
 
@@ -182,29 +194,30 @@ def _building(session: Session, building_id: int, scope: Scope) -> Building:
     return found
 
 
-def building_card(
-    session: Session, building: Building | int, scope: Scope, areas: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def building_card(session: Session, building_id: int, scope: Scope) -> dict[str, Any]:
     """A building with its areas, current assignments, households, visit coverage over the
-    last 30 days and open issues: everything the building panel shows. `areas`, when the
-    caller has them already, are the building's area cards."""
-    if isinstance(building, int):
-        building = _building(session, building, scope)
-    assignments = session.scalars(assignments_for(building_ids=[building.id])).unique().all()
-    if areas is None:
-        chain = area_chain(session, building.area_id, scope) if building.area_id else []
-        areas = _areas_with_assignments(session, chain, scope)
-    personal = bool(building.area_id) and building.area_id in scope.personal_areas(session, [building.area_id])
+    last 30 days and open issues: everything the building panel shows."""
+    building = _building(session, building_id, scope)
+    chain = area_chain(session, building.area_id, scope) if building.area_id else []
+    cards, on_building = _area_cards(session, chain, building.id)
+    return _building_data(session, building, chain, cards, on_building)
+
+
+def _building_data(session: Session, building: Building, chain: Chain, areas: list[dict[str, Any]],
+                   assignments: list[Assignment]) -> dict[str, Any]:
+    # Phones show where the building's own area is in the user's scope (its chain's first).
+    personal = bool(chain) and chain[0][0].id == building.area_id and chain[0][1]
 
     # The same window as the coverage map's "last 30 days": today and the 29 days before.
-    since = session.scalar(select(func.current_date() - (COVERAGE_WINDOW_DAYS - 1)))
+    since = func.current_date() - (COVERAGE_WINDOW_DAYS - 1)
     visited = (
         select(Visit.household_id)
         .where(Visit.household_id == Household.id, Visit.visited_on >= since)
         .exists()
     )
-    households, active, covered = session.execute(
+    since, households, active, covered = session.execute(
         select(
+            since,
             func.count(),
             func.count().filter(Household.active),
             func.count().filter(Household.active, visited),
@@ -213,15 +226,13 @@ def building_card(
 
     # 下沉党员 responsible for households here, with how many households each holds.
     household_people = session.execute(
-        select(Assignment.person_id, func.count(func.distinct(Assignment.household_id)))
+        select(Person, func.count(func.distinct(Assignment.household_id)))
+        .join(Assignment, Assignment.person_id == Person.id)
         .join(Household, Household.id == Assignment.household_id)
-        .where(Household.building_id == building.id, current(), Assignment.person_id.is_not(None))
-        .group_by(Assignment.person_id)
+        .where(Household.building_id == building.id, current())
+        .group_by(Person.id)
+        .order_by(Person.id)
     ).all()
-    people = {
-        p.id: p
-        for p in session.scalars(select(Person).where(Person.id.in_([pid for pid, _ in household_people])))
-    }
 
     open_issues = session.execute(
         select(Issue.id, Issue.category, Issue.status, Issue.description, Issue.reported_at, Issue.deadline)
@@ -243,9 +254,7 @@ def building_card(
         "household_count": households,
         "active_household_count": active,
         "household_assignees": [
-            {"person": person_data(people[pid], personal), "households": n}
-            for pid, n in household_people
-            if pid in people
+            {"person": person_data(person, personal), "households": n} for person, n in household_people
         ],
         "coverage": {
             "since": since.isoformat(),
@@ -291,8 +300,7 @@ def area_card(session: Session, area_id: int, scope: Scope) -> dict[str, Any]:
     )
     if area is None:
         raise NotFound(N_("no area with id %(id)s"), id=area_id)
-    chain = area_chain(session, area.id, scope)
-    cards = _areas_with_assignments(session, chain, scope)
+    cards, _ = _area_cards(session, area_chain(session, area.id, scope))
     card = cards[0]
     card["ancestors"] = cards[1:]
     return card

@@ -95,6 +95,19 @@ class Scope:
 
     # --- checks in Python ----------------------------------------------------------------
 
+    def personal_along(self, path: list[int]) -> list[bool]:
+        """personal() for each area of a whole path, innermost first up to the county,
+        without a query: an area's personal data shows where the user's own area is the
+        area itself or one above it."""
+        if self.role == "viewer":
+            return [False] * len(path)
+        if self.county_wide:
+            return [True] * len(path)
+        if self.area_id not in path:
+            return [False] * len(path)
+        mine = path.index(self.area_id)
+        return [i <= mine for i in range(len(path))]
+
     def personal_areas(self, session: Session, area_ids: list[int]) -> set[int]:
         """Which of these areas' records show personal data to this user."""
         if not area_ids:
