@@ -246,6 +246,23 @@ def log_in_as(client, username: str, password: str = PASSWORD):  # type: ignore[
         return s["csrf"]
 
 
+def client_as(app, role: str, *, api: bool = True):  # type: ignore[no-untyped-def]
+    """A test client logged in as the role's user of `role_users`, its CSRF token kept as
+    `client.csrf`; for the API (`api`) it is also sent with every request (X-CSRF-Token),
+    as the map's scripts do, while a form must carry it itself."""
+    client = app.test_client()
+    client.csrf = log_in_as(client, f"{role}-user")
+    if api:
+        client.environ_base["HTTP_X_CSRF_TOKEN"] = client.csrf
+    return client
+
+
+@pytest.fixture
+def page_as(app, role_users):  # type: ignore[no-untyped-def]
+    """A client for the pages, one call per role: page_as("admin")."""
+    return lambda role: client_as(app, role, api=False)
+
+
 @pytest.fixture
 def admin_user(session: Session):  # type: ignore[no-untyped-def]
     from geo import accounts

@@ -11,17 +11,6 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from geo.models import Assignment, AuditEntry, Household, SheetUpload, Unit
-from tests.conftest import log_in_as
-
-
-@pytest.fixture
-def page_as(app, role_users):  # type: ignore[no-untyped-def]
-    def client_for(role: str):  # type: ignore[no-untyped-def]
-        client = app.test_client()
-        client.csrf = log_in_as(client, f"{role}-user")
-        return client
-
-    return client_for
 
 
 def workbook(rows: list[list[Any]]) -> io.BytesIO:

@@ -8,17 +8,6 @@ import re
 import pytest
 
 from geo.models import Assignment, Person, Unit, User
-from tests.conftest import log_in_as
-
-
-@pytest.fixture
-def page_as(app, role_users):  # type: ignore[no-untyped-def]
-    def client_for(role: str):  # type: ignore[no-untyped-def]
-        client = app.test_client()
-        client.csrf = log_in_as(client, f"{role}-user")
-        return client
-
-    return client_for
 
 
 def post(client, path: str, **data):  # type: ignore[no-untyped-def]

@@ -6,14 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from geo.models import Area, AuditEntry
-from tests.conftest import box, log_in_as
-
-
-def client_as(app, role):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    csrf = log_in_as(client, f"{role}-user")
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf
-    return client
+from tests.conftest import box, client_as
 
 
 def test_an_officer_draws_a_grid_and_it_is_audited(app, session, world, role_users):

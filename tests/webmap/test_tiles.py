@@ -11,13 +11,7 @@ from sqlalchemy import func, select, text
 
 from geo.models import Building, CachedTile
 from geo.tiles import BUFFER, EXTENT
-from tests.conftest import box, log_in_as
-
-
-def client_as(app, role):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(client, f"{role}-user")
-    return client
+from tests.conftest import box, client_as
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
