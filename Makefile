@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-coverage bench-tiles bench-load bench-import clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-coverage bench-tiles bench-load bench-map bench-import clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -80,6 +80,12 @@ bench-load: deps venv
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/load.py $(ARGS)
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/load.py --restart-db var/pg $(ARGS)
+
+# The map page in Chromium on the scale-50 county: HTML size, first buildings painted, JS heap.
+bench-map: deps-test venv-test assets translations
+	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench50
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/map_page.py $(ARGS)
 
 # Footprints from a GeoPackage: `gridwalk import buildings` beside ogr2ogr, same file, same server.
 bench-import: deps venv

@@ -21,10 +21,7 @@ import http.client
 import io
 import json
 import math
-import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +38,7 @@ from PIL import Image  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bench.county import open_county  # noqa: E402
+from bench.serving import Served  # noqa: E402
 
 
 def jpeg() -> bytes:
@@ -189,21 +187,9 @@ def main() -> int:
     world = {"run": run, "points": points, "households": households, "category": category, "photo": jpeg(),
              "grid_token": tokens["grid"], "party_token": tokens["party"]}
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     url = engine.url.render_as_string(hide_password=False)
-    log = open(ROOT / "var" / f"load-{run}.log", "wb")
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gridwalk"), "serve", "--port", str(port),
-                               "--workers", str(args.workers)],
-                              env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "load"}, stdout=log,
-                              stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while request(port, "GET", "/login", "")[0] != 200:
-        if time.monotonic() > deadline or server.poll() is not None:
-            print("the server did not start; see", log.name, file=sys.stderr)
-            return 1
-        time.sleep(0.3)
+    served = Served(url, args.workers, f"load-{run}")
+    port = served.port
 
     stats = Stats()
     started = time.monotonic()
@@ -226,9 +212,7 @@ def main() -> int:
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=60)
-    log.close()
+    served.stop()
 
     total = sum(len(v) for v in stats.times.values())
     errors = sum(stats.errors.values())

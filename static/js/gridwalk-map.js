@@ -153,8 +153,11 @@
     }
 
     // One tile layer inside each Folium group, so the layer control still turns it on and off.
-    // Taps go to the map (one lookup), not to tile features.
-    Object.keys(TILED).forEach(function (key) {
+    // Taps go to the map (one lookup), not to tile features. Buildings are added first, so
+    // theirs are the first tiles asked for (a browser fetches six at a time from one server,
+    // and the three area levels ask for three times as many); zIndex keeps the drawing order.
+    var drawingOrder = Object.keys(TILED);
+    drawingOrder.slice().reverse().forEach(function (key) {
       var group = layers[key];
       if (!group) return;
       var layer = TILED[key][0];
@@ -164,6 +167,7 @@
         rendererFactory: L.canvas.tile,
         vectorTileLayerStyles: styles,
         interactive: false,
+        zIndex: drawingOrder.indexOf(key) + 1,
         minZoom: cfg.minZoom[key],
         maxNativeZoom: 20,
         fetchOptions: { credentials: "same-origin" },
