@@ -152,8 +152,11 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
         .join(Issue, Issue.id == IssuePhoto.issue_id)
         .where(IssuePhoto.issue_id == issue.id).order_by(IssuePhoto.id)
     ).all()
-    names = _names(session, events, issue)
-    personal = bool(issue.area_id) and issue.area_id in scope.personal_areas(session, [issue.area_id])
+    # The issue's area and all those above it: names for the panel, and (with the user's
+    # scope) whether its phones show and whether the user works there, with no more queries.
+    path = area_path(session, issue.area_id) if issue.area_id else []
+    names = _names(session, events, issue, path)
+    personal = bool(path) and scope.personal_along([a.id for a in path])[0]
     category = session.scalar(select(IssueCategory.name).where(IssueCategory.code == issue.category))
     return {
         "id": issue.id,
@@ -179,11 +182,11 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
                     "lon": p.lon, "lat": p.lat, "metres": int(p.metres) if p.metres is not None else None}
                    for p in photos],
         "version": issue.version,
-        "allowed": allowed_steps(session, scope, issue),
+        "allowed": allowed_steps(session, scope, issue, bool(path) and scope.reads_along([a.id for a in path])),
     }
 
 
-def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict[str, Any]:
+def _names(session: Session, events: Sequence[IssueEvent], issue: Issue, path: Sequence[Any]) -> dict[str, Any]:
     unit_ids = {issue.unit_id, *(e.unit_id for e in events)}
     user_ids = {issue.reported_by_id, *(e.user_id for e in events)}
     for e in events:
@@ -200,9 +203,7 @@ def _names(session: Session, events: Sequence[IssueEvent], issue: Issue) -> dict
     if issue.building_id:
         b = session.get(Building, issue.building_id)
         building = {"id": b.id, "name": b.name, "address": b.address} if b else None
-    areas = []
-    if issue.area_id:
-        areas = [{"id": a.id, "name": a.name, "level": a.level} for a in area_path(session, issue.area_id)]
+    areas = [{"id": a.id, "name": a.name, "level": a.level} for a in path]
     return {"units": units, "users": users, "people": people, "building": building, "areas": areas}
 
 
@@ -245,21 +246,16 @@ def _event_data(e: IssueEvent, names: dict[str, Any], photos: Sequence[Any], per
     }
 
 
-def allowed_steps(session: Session, scope: Scope, issue: Issue) -> list[str]:
-    """The steps this user may take on the issue now (for the buttons the panel shows)."""
+def allowed_steps(session: Session, scope: Scope, issue: Issue, in_scope: bool) -> list[str]:
+    """The steps this user may take on the issue now (for the buttons the panel shows);
+    `in_scope`: the issue's area is in the user's scope."""
     kinds = [k for k, (sources, _) in STEPS.items() if issue.status in sources]
-    works_here = scope.role in WORKERS and (
-        scope.county_wide or bool(issue.area_id and issue.area_id in _in_scope(session, scope, issue.area_id))
-    )
+    works_here = scope.role in WORKERS and (scope.county_wide or in_scope)
     if works_here:
         if "verify" in kinds and _resolved_by(session, issue) == scope.user_id:
             kinds.remove("verify")
         return kinds
     return ["comment"] if scope.role in REPORTERS else []
-
-
-def _in_scope(session: Session, scope: Scope, area_id: int) -> set[int]:
-    return set(session.scalars(select(Area.id).where(Area.id == area_id, scope.reads(Area.id))))
 
 
 def _resolved_by(session: Session, issue: Issue) -> int | None:

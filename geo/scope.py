@@ -95,6 +95,11 @@ class Scope:
 
     # --- checks in Python ----------------------------------------------------------------
 
+    def reads_along(self, path: list[int]) -> bool:
+        """reads() for the first area of a whole path (innermost first, up to the county),
+        without a query: the user's own area is that area or one above it."""
+        return self.county_wide or (self.area_id is not None and self.area_id in path)
+
     def personal_along(self, path: list[int]) -> list[bool]:
         """personal() for each area of a whole path, innermost first up to the county,
         without a query: an area's personal data shows where the user's own area is the

@@ -115,6 +115,17 @@ def test_a_bad_report_is_refused_and_nothing_is_stored(officer, world, session, 
     assert session.scalar(select(func.count()).select_from(Issue)) == 0
 
 
+def test_an_officer_may_work_an_issue_in_their_grid_and_only_comment_on_one_they_reported_next_door(officer, world):
+    mine = report(officer)
+    next_door = report(officer, lon=109.485, lat=29.99, description="隔壁网格的路灯坏了")
+    assert mine.status_code == next_door.status_code == 201
+    assert len(mine.get_json()["allowed"]) > 1 and "comment" in mine.get_json()["allowed"]
+    assert next_door.get_json()["areas"][0]["id"] == world.grid_east.id
+    # Reported by them, so they may read it; it is the east grid's to work.
+    assert next_door.get_json()["allowed"] == ["comment"]
+    assert officer.get(f"/api/v1/issues/{next_door.get_json()['id']}").get_json()["allowed"] == ["comment"]
+
+
 def test_a_viewer_may_not_report(app, role_users, world):
     viewer = app.test_client()
     viewer.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(viewer, "viewer-user")
