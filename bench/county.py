@@ -29,3 +29,14 @@ def open_county(scale: int, make_target: str) -> tuple[Engine, sessionmaker[Sess
         else:
             print("a county is loaded already: measuring on it, --scale is not applied", file=sys.stderr)
     return engine, factory
+
+
+def officer_token(session: Session, username: str) -> str:
+    """An API token of a county officer named `username`, made with the user if new."""
+    from geo import accounts
+    from geo.models import User
+
+    user = session.query(User).filter_by(username=username).one_or_none()
+    if user is None:
+        user = accounts.create_user(session, username, "bench-only-password", "county")
+    return accounts.create_token(session, user, "bench")[1]

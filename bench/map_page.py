@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.county import open_county  # noqa: E402
+from bench.county import officer_token, open_county  # noqa: E402
 from bench.serving import Served  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -57,15 +57,9 @@ def main() -> int:
     engine, factory = opened
     from playwright.sync_api import sync_playwright
 
-    from geo import accounts
-    from geo.models import User
-
     with factory() as session:
         buildings = session.scalar(text("SELECT count(*) FROM buildings"))
-        user = session.query(User).filter_by(username="bench-map").one_or_none()
-        if user is None:
-            user = accounts.create_user(session, "bench-map", "bench-only-password", "county")
-        _, token = accounts.create_token(session, user, "bench")
+        token = officer_token(session, "bench-map")
         session.commit()
 
     def empty_cache() -> None:

@@ -29,7 +29,7 @@ import psycopg2  # noqa: E402
 from flask import Flask, Response  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bench.county import open_county  # noqa: E402
+from bench.county import officer_token, open_county  # noqa: E402
 
 # The tile as one writes it by hand (peers/common.py): every building meeting the tile.
 HAND_WRITTEN = text("""
@@ -77,8 +77,6 @@ def main() -> int:
     if opened is None:
         return 2
     engine, factory = opened
-    from geo import accounts
-    from geo.models import User
     from webmap import create_app
 
     with factory() as session:
@@ -87,10 +85,7 @@ def main() -> int:
         points = session.execute(text(
             "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) AS c FROM buildings "
             "ORDER BY md5(id::text) LIMIT 2000) s")).all()
-        user = session.query(User).filter_by(username="bench-tiles").one_or_none()
-        if user is None:
-            user = accounts.create_user(session, "bench-tiles", "bench-only-password", "county")
-        _, token = accounts.create_token(session, user, "bench")
+        token = officer_token(session, "bench-tiles")
         session.execute(text("DELETE FROM tile_cache"))
         session.commit()
     url = engine.url.render_as_string(hide_password=False)

@@ -155,8 +155,9 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
     # The issue's area and all those above it: names for the panel, and (with the user's
     # scope) whether its phones show and whether the user works there, with no more queries.
     path = area_path(session, issue.area_id) if issue.area_id else []
+    up = [a.id for a in path]
     names = _names(session, events, issue, path)
-    personal = bool(path) and scope.personal_along([a.id for a in path])[0]
+    personal = bool(up) and scope.personal_along(up)[0]
     category = session.scalar(select(IssueCategory.name).where(IssueCategory.code == issue.category))
     return {
         "id": issue.id,
@@ -182,7 +183,7 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
                     "lon": p.lon, "lat": p.lat, "metres": int(p.metres) if p.metres is not None else None}
                    for p in photos],
         "version": issue.version,
-        "allowed": allowed_steps(session, scope, issue, bool(path) and scope.reads_along([a.id for a in path])),
+        "allowed": allowed_steps(session, scope, issue, bool(up) and scope.reads_along(up)),
     }
 
 

@@ -80,24 +80,21 @@ def areas_covering(session: Session, lon: float, lat: float, scope: Scope) -> Ch
 def area_chain(session: Session, area_id: int, scope: Scope) -> Chain:
     """An area the user may see and all those above it, innermost first. Every area above
     a visible one is visible too (it is in the user's subtree or above their area), so the
-    path needs no scope condition, and which areas show personal data follows from it.
-    The walk up carries what a card shows, so each step is one index lookup (joining areas
-    again afterwards made PostgreSQL scan them all)."""
-    columns = (Area.id, Area.parent_id, Area.code, Area.name, Area.level)
-    up = select(*columns).where(Area.id == area_id).cte(recursive=True)
-    up = up.union_all(select(*columns).join(up, Area.id == up.c.parent_id))
-    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
-    areas = session.execute(select(up).order_by(depth.desc())).all()
+    path needs no scope condition, and which areas show personal data follows from it."""
+    areas = area_path(session, area_id)
     return list(zip(areas, scope.personal_along([area.id for area in areas])))
 
 
 def area_path(session: Session, area_id: int) -> list[Any]:
-    """(id, name, level) of the area and those above it, innermost first: the names only,
-    no polygons — for routing and for saying where something is."""
-    up = select(Area.id, Area.parent_id, Area.name, Area.level).where(Area.id == area_id).cte(recursive=True)
-    up = up.union_all(select(Area.id, Area.parent_id, Area.name, Area.level).join(up, Area.id == up.c.parent_id))
+    """(id, parent_id, code, name, level) of the area and those above it, innermost first:
+    no polygons — for routing, for saying where something is and for the areas' cards. The
+    walk up carries the columns, so each step is one index lookup (joining areas again
+    afterwards made PostgreSQL scan them all)."""
+    columns = (Area.id, Area.parent_id, Area.code, Area.name, Area.level)
+    up = select(*columns).where(Area.id == area_id).cte(recursive=True)
+    up = up.union_all(select(*columns).join(up, Area.id == up.c.parent_id))
     depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
-    return list(session.execute(select(up.c.id, up.c.name, up.c.level).order_by(depth.desc())))
+    return list(session.execute(select(up).order_by(depth.desc())))
 
 
 def assignments_for(
