@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-coverage bench-tiles bench-load bench-map bench-import clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-report bench-coverage bench-tiles bench-load bench-map bench-import clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -58,8 +58,18 @@ messages: venv
 	$(VENV)/bin/pybabel update -i var/messages.pot -d webmap/translations -l zh --no-fuzzy-matching \
 	  --ignore-obsolete --omit-header
 
-# Benchmarks (not tests): a demo county at scale 10 in the local cluster, kept for reuse.
-bench: deps venv
+# Benchmarks (not tests), on demo counties in the local cluster var/pg, kept for reuse.
+# Everything beside the peers of $(PEERS) on the scale-50 county in one run (bench/all.py):
+# writes docs/bench/RESULTS.md. ARGS=--quick for a smoke run.
+PEERS ?= ../shared/peers
+bench: deps-test venv-test assets translations
+	$(PEERS)/setup_env.sh
+	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench50
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
+	GRIDWALK_PEERS=$(PEERS) DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/all.py $(ARGS)
+
+# Reporting an issue beside the bare routing SQL, on a scale-10 county.
+bench-report: deps venv
 	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench $(VENV)/bin/gridwalk db upgrade
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench $(PY) bench/issue_create.py

@@ -5,7 +5,7 @@ measured in the same run on the same points.
 
     DATABASE_URL=postgresql://… python bench/issue_create.py [--scale 10] [--n 300]
 
-The database gets the demo county at --scale if it has none (`make bench` prepares one).
+The database gets the demo county at --scale if it has none (`make bench-report` prepares one).
 Prints p50/p95 of both and their ratio. Issues created here are deleted afterwards.
 """
 
@@ -18,11 +18,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.county import open_county  # noqa: E402
 from geo import issues  # noqa: E402
@@ -64,20 +65,13 @@ def points(session: Session, n: int) -> list[tuple[float, float]]:
     return [tuple(rng.choice(inside if i % 2 else grids)) for i in range(n)]  # type: ignore[misc]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=10)
-    parser.add_argument("--n", type=int, default=300)
-    args = parser.parse_args()
-    opened = open_county(args.scale, "bench")
-    if opened is None:
-        return 2
-    engine, factory = opened
+def measure(engine: Engine, factory: sessionmaker[Session], n: int) -> dict[str, Any]:
+    """Report `n` issues as the grid officer, interleaved with the bare routing SQL on the
+    same points; the issues are deleted afterwards. Times in ms."""
     with factory() as session:
-        buildings = session.scalar(text("SELECT count(*) FROM buildings"))
         grid_user = session.query(User).filter_by(username="grid").one()
         scope = Scope.of(grid_user)
-        sample = points(session, args.n)
+        sample = points(session, n)
 
     routing_ms: list[float] = []
     report_ms: list[float] = []
@@ -104,14 +98,31 @@ def main() -> int:
                           "OR (table_name = 'issue_events' AND record_id = ANY(:events))"),
                      {"issues": created, "events": events})
         conn.execute(text("DELETE FROM issues WHERE id = ANY(:ids)"), {"ids": created})
-    engine.dispose()
+    return {"n": len(report_ms),
+            "routing": {"p50": percentile(routing_ms, 0.5), "p95": percentile(routing_ms, 0.95),
+                        "mean": statistics.mean(routing_ms)},
+            "report": {"p50": percentile(report_ms, 0.5), "p95": percentile(report_ms, 0.95),
+                       "mean": statistics.mean(report_ms)}}
 
-    p50r, p95r = percentile(routing_ms, 0.5), percentile(routing_ms, 0.95)
-    p50i, p95i = percentile(report_ms, 0.5), percentile(report_ms, 0.95)
-    print(f"buildings in the county: {buildings:,}; issues reported: {len(report_ms)}")
-    print(f"bare routing SQL   p50 {p50r:7.2f} ms   p95 {p95r:7.2f} ms   mean {statistics.mean(routing_ms):7.2f} ms")
-    print(f"report an issue    p50 {p50i:7.2f} ms   p95 {p95i:7.2f} ms   mean {statistics.mean(report_ms):7.2f} ms")
-    print(f"ratio (report / bare routing)   p50 {p50i / p50r:5.1f}×   p95 {p95i / p95r:5.1f}×")
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--n", type=int, default=300)
+    args = parser.parse_args()
+    opened = open_county(args.scale, "bench-report")
+    if opened is None:
+        return 2
+    engine, factory = opened
+    with factory() as session:
+        buildings = session.scalar(text("SELECT count(*) FROM buildings"))
+    got = measure(engine, factory, args.n)
+    engine.dispose()
+    r, i = got["routing"], got["report"]
+    print(f"buildings in the county: {buildings:,}; issues reported: {got['n']}")
+    print(f"bare routing SQL   p50 {r['p50']:7.2f} ms   p95 {r['p95']:7.2f} ms   mean {r['mean']:7.2f} ms")
+    print(f"report an issue    p50 {i['p50']:7.2f} ms   p95 {i['p95']:7.2f} ms   mean {i['mean']:7.2f} ms")
+    print(f"ratio (report / bare routing)   p50 {i['p50'] / r['p50']:5.1f}×   p95 {i['p95'] / r['p95']:5.1f}×")
     return 0
 
 

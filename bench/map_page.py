@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.county import officer_token, open_county  # noqa: E402
 from bench.serving import Served  # noqa: E402
@@ -46,6 +48,44 @@ PAINTED = """() => {
 }"""
 
 
+def measure(port: int, token: str, reps: int, empty_cache: Callable[[], None]) -> dict[str, dict[str, list[float]]]:
+    """HTML bytes, first buildings (ms) and JS heap (bytes) of each repetition, with the tile
+    cache emptied before each ("cold") and then filled ("warm")."""
+    from playwright.sync_api import sync_playwright
+
+    figures: dict[str, dict[str, list[float]]] = {"cold": {}, "warm": {}}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--enable-precise-memory-info"])
+        for kind in ("cold", "warm"):
+            for rep in range(reps + 1):  # the first is a warm-up, not counted
+                if kind == "cold":
+                    empty_cache()
+                context = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block",
+                                              extra_http_headers={"Authorization": f"Bearer {token}"})
+                page = context.new_page()
+                answer = page.goto(f"http://127.0.0.1:{port}/")
+                assert answer is not None and answer.status == 200, answer and answer.status
+                html = len(answer.body())
+                first = page.wait_for_function(PAINTED, polling="raf", timeout=30_000).json_value()
+                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(500)
+                heap = page.evaluate("performance.memory.usedJSHeapSize")
+                context.close()
+                if rep:
+                    for name, value in (("html", html), ("first", first), ("heap", heap)):
+                        figures[kind].setdefault(name, []).append(value)
+        browser.close()
+    return figures
+
+
+def emptier(factory: sessionmaker[Session]) -> Callable[[], None]:
+    def empty_cache() -> None:
+        with factory() as session:
+            session.execute(text("DELETE FROM tile_cache"))
+            session.commit()
+    return empty_cache
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=50)
@@ -55,43 +95,14 @@ def main() -> int:
     if opened is None:
         return 2
     engine, factory = opened
-    from playwright.sync_api import sync_playwright
-
     with factory() as session:
         buildings = session.scalar(text("SELECT count(*) FROM buildings"))
         token = officer_token(session, "bench-map")
         session.commit()
-
-    def empty_cache() -> None:
-        with factory() as session:
-            session.execute(text("DELETE FROM tile_cache"))
-            session.commit()
-
+    empty_cache = emptier(factory)
     served = Served(engine.url.render_as_string(hide_password=False), 3, "bench-map")
-    figures: dict[str, dict[str, list[float]]] = {"cold": {}, "warm": {}}
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM,
-                                        args=["--no-sandbox", "--enable-precise-memory-info"])
-            for kind in ("cold", "warm"):
-                for rep in range(args.reps + 1):  # the first is a warm-up, not counted
-                    if kind == "cold":
-                        empty_cache()
-                    context = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block",
-                                                  extra_http_headers={"Authorization": f"Bearer {token}"})
-                    page = context.new_page()
-                    answer = page.goto(f"http://127.0.0.1:{served.port}/")
-                    assert answer is not None and answer.status == 200, answer and answer.status
-                    html = len(answer.body())
-                    first = page.wait_for_function(PAINTED, polling="raf", timeout=30_000).json_value()
-                    page.wait_for_load_state("networkidle")
-                    page.wait_for_timeout(500)
-                    heap = page.evaluate("performance.memory.usedJSHeapSize")
-                    context.close()
-                    if rep:
-                        for name, value in (("html", html), ("first", first), ("heap", heap)):
-                            figures[kind].setdefault(name, []).append(value)
-            browser.close()
+        figures = measure(served.port, token, args.reps, empty_cache)
     finally:
         served.stop()
         empty_cache()
