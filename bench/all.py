@@ -182,7 +182,7 @@ def report(res: dict[str, Any]) -> str:
         f"`make bench` on commit `{res['commit']}`, {res['cores']} cores shared by PostgreSQL, the servers, "
         f"the load generator and Chromium{' (QUICK smoke run: few repetitions)' if res['quick'] else ''}. "
         f"County: {c['buildings']:,} buildings, {c['areas']:,} areas, {c['households']:,} households, "
-        f"{c['visits']:,} visits (ready in {res['county_ready_s']} s). The peers read the same buildings "
+        f"{c['visits']:,} visits (loaded or found in {res['county_ready_s']} s). The peers read the same buildings "
         f"and responsible people, copied into their own tables (bench/peers.py). Tiles are sampled in the "
         f"town of {d['town_buildings']:,} buildings; viewports are centred on its middle "
         f"({d['center'][0]:.4f}, {d['center'][1]:.4f}). Whole run: {res['elapsed_s'] / 60:.0f} min.", "",
@@ -191,15 +191,15 @@ def report(res: dict[str, Any]) -> str:
         "login. Throughput is wrk with 8 connections; latency is one request at a time "
         "(median / p95). Ratios are Gridwalk's requests/s over the peer's.", "",
         "## Reading the map", "",
-        "| measure | raw PostGIS | hand-written server | pygeoapi | Gridwalk | Gridwalk ÷ hand-written | "
-        "Gridwalk ÷ pygeoapi | target | |",
+        "| measure | raw PostGIS, one query (median / p95) | hand-written server | pygeoapi | Gridwalk "
+        "| Gridwalk ÷ hand-written | Gridwalk ÷ pygeoapi | target | |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     raw, lat = res["raw"], res["latency"]
     gw_lookup = lat["gridwalk"].get("lookup")
     check = res["lookup_check"]
     lines.append(
-        f"| point → responsible people, latency | {_lat(raw['point_lookup'])} | – | – | {_lat(gw_lookup)} "
+        f"| point → responsible people, latency (median / p95) | {_lat(raw['point_lookup'])} | – | – | {_lat(gw_lookup)} "
         f"| – | – | p95 ≤ 3 ms | {_verdict(gw_lookup['p95_ms'] <= 3 if gw_lookup else None)} |")
     lines.append(f"| point lookup, req/s | – | – | – | {_num(_rps(res, 'gridwalk', 'lookup'))} | – | – | | |")
     for job, label in (("bbox300m", "viewport 300 m"), ("bbox2km", "viewport 2 km")):
