@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
+import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,9 +25,13 @@ def open_county(scale: int, make_target: str) -> tuple[Engine, sessionmaker[Sess
     factory = session_factory(engine)
     with factory() as session:
         if not demo.is_loaded(session):
-            print(f"loading the demo county at scale {scale} …", file=sys.stderr)
-            demo.load(session, scale=scale, password="bench-only-password")
+            started = time.monotonic()
+            with click.progressbar(length=100, label=f"loading the demo county at scale {scale}",
+                                   file=sys.stderr) as bar:
+                demo.load(session, scale=scale, password="bench-only-password",
+                          progress=lambda done: bar.update(max(0, int(done * 100) - bar.pos)))
             session.commit()
+            print(f"demo county loaded in {time.monotonic() - started:.0f} s", file=sys.stderr)
         else:
             print("a county is loaded already: measuring on it, --scale is not applied", file=sys.stderr)
     return engine, factory
