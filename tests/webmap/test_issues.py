@@ -16,16 +16,14 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import stream_encode_multipart
 
 from geo.models import Issue, IssueEvent, IssuePhoto
-from tests.conftest import log_in_as
+from tests.conftest import client_as, log_in_as
 from webmap.names import status_names, step_names
 
 
 @pytest.fixture
 def officer(app, role_users):  # type: ignore[no-untyped-def]
     """The grid member of 文澜一网格."""
-    client = app.test_client()
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = log_in_as(client, "grid-user")
-    return client
+    return client_as(app, "grid")
 
 
 def jpeg(*, gps: tuple[float, float] | None = None, taken: str | None = None, size=(1600, 1200)) -> bytes:
