@@ -286,7 +286,8 @@ def main() -> int:
         raw.parent.mkdir(parents=True, exist_ok=True)
         raw.write_text(json.dumps(res, indent=1, ensure_ascii=False, default=str))
     md = report(res)
-    out = Path(args.out if not res["quick"] or args.out != parser.get_default("out") else raw.with_suffix(".md"))
+    # A smoke run's report stays beside its raw figures unless told otherwise.
+    out = raw.with_suffix(".md") if res["quick"] and args.out == parser.get_default("out") else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(md)
     print(md)

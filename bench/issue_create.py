@@ -52,6 +52,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def summary(ms: list[float]) -> dict[str, float]:
+    """p50, p95 and mean of timings in ms."""
+    return {"p50": percentile(ms, 0.5), "p95": percentile(ms, 0.95), "mean": statistics.mean(ms)}
+
+
 def points(session: Session, n: int) -> list[tuple[float, float]]:
     """Half in buildings, half on open ground of the grids: what officers report."""
     rng = random.Random(7)
@@ -98,11 +103,7 @@ def measure(engine: Engine, factory: sessionmaker[Session], n: int) -> dict[str,
                           "OR (table_name = 'issue_events' AND record_id = ANY(:events))"),
                      {"issues": created, "events": events})
         conn.execute(text("DELETE FROM issues WHERE id = ANY(:ids)"), {"ids": created})
-    return {"n": len(report_ms),
-            "routing": {"p50": percentile(routing_ms, 0.5), "p95": percentile(routing_ms, 0.95),
-                        "mean": statistics.mean(routing_ms)},
-            "report": {"p50": percentile(report_ms, 0.5), "p95": percentile(report_ms, 0.95),
-                       "mean": statistics.mean(report_ms)}}
+    return {"n": len(report_ms), "routing": summary(routing_ms), "report": summary(report_ms)}
 
 
 def main() -> int:

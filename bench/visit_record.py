@@ -12,7 +12,6 @@ their ratio. Visits recorded here are deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import uuid
@@ -25,7 +24,7 @@ from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.county import open_county  # noqa: E402
-from bench.issue_create import percentile  # noqa: E402
+from bench.issue_create import summary  # noqa: E402
 from geo import visits  # noqa: E402
 from geo.models import User  # noqa: E402
 from geo.scope import Scope  # noqa: E402
@@ -68,11 +67,7 @@ def measure(engine: Engine, factory: sessionmaker[Session], n: int) -> dict[str,
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM visits WHERE note = :note"), {"note": note})
-    return {"n": len(record_ms),
-            "bare": {"p50": percentile(bare_ms, 0.5), "p95": percentile(bare_ms, 0.95),
-                     "mean": statistics.mean(bare_ms)},
-            "record": {"p50": percentile(record_ms, 0.5), "p95": percentile(record_ms, 0.95),
-                       "mean": statistics.mean(record_ms)}}
+    return {"n": len(record_ms), "bare": summary(bare_ms), "record": summary(record_ms)}
 
 
 def main() -> int:
