@@ -194,6 +194,7 @@ def to_geojson(geom: BaseGeometry) -> dict[str, Any]:
 
 # --- datums -------------------------------------------------------------------------------
 
+_MERCATOR_R = 6378137.0  # EPSG:3857's sphere
 _A = 6378245.0  # Krasovsky 1940 semi-major axis, as GCJ-02 uses it
 _EE = 0.00669342162296594323
 
@@ -221,37 +222,45 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
-def _wgs_to_gcj_xy(xy: np.ndarray) -> np.ndarray:
+def wgs84_to_gcj02_xy(xy: np.ndarray) -> np.ndarray:
+    """Longitude/latitude rows (n × 2) from WGS 84 to GCJ-02."""
     dlon, dlat = _gcj_offset(xy[:, 0], xy[:, 1])
     return np.column_stack([xy[:, 0] + dlon, xy[:, 1] + dlat])
 
 
-def _gcj_to_wgs_xy(xy: np.ndarray) -> np.ndarray:
+def gcj02_to_wgs84_xy(xy: np.ndarray) -> np.ndarray:
+    """Longitude/latitude rows (n × 2) from GCJ-02 back to WGS 84."""
     # No closed form: solve wgs_to_gcj(w) = g by fixed-point iteration (converges to
     # well under a millimetre in a few steps, since the offset varies slowly).
     guess = xy.copy()
     for _ in range(10):
-        error = _wgs_to_gcj_xy(guess) - xy
+        error = wgs84_to_gcj02_xy(guess) - xy
         guess -= error
         if len(error) == 0 or np.abs(error).max() < 1e-10:
             break
     return guess
 
 
-def _mercator_to_wgs_xy(xy: np.ndarray) -> np.ndarray:
-    r = 6378137.0
+def web_mercator_to_wgs84_xy(xy: np.ndarray) -> np.ndarray:
+    r = _MERCATOR_R
     lon = np.degrees(xy[:, 0] / r)
     lat = np.degrees(2 * np.arctan(np.exp(xy[:, 1] / r)) - np.pi / 2)
     return np.column_stack([lon, lat])
 
 
+def wgs84_to_web_mercator_xy(xy: np.ndarray) -> np.ndarray:
+    lon = np.radians(xy[:, 0]) * _MERCATOR_R
+    lat = np.log(np.tan(np.pi / 4 + np.radians(xy[:, 1]) / 2)) * _MERCATOR_R
+    return np.column_stack([lon, lat])
+
+
 def wgs84_to_gcj02(geom: BaseGeometry) -> BaseGeometry:
-    return shapely.transform(geom, _wgs_to_gcj_xy)
+    return shapely.transform(geom, wgs84_to_gcj02_xy)
 
 
 def gcj02_to_wgs84(geom: BaseGeometry) -> BaseGeometry:
-    return shapely.transform(geom, _gcj_to_wgs_xy)
+    return shapely.transform(geom, gcj02_to_wgs84_xy)
 
 
 def web_mercator_to_wgs84(geom: BaseGeometry) -> BaseGeometry:
-    return shapely.transform(geom, _mercator_to_wgs_xy)
+    return shapely.transform(geom, web_mercator_to_wgs84_xy)

@@ -14,6 +14,15 @@ households and visits delete the cached tiles whose envelope the written rows to
 (overdue issues, the last 30 days of visits) are cached per day; every tile is made again
 after MAX_AGE at the latest, which bounds what a tile made during a concurrent write can
 miss.
+
+A tile is drawn in one of two datums. WGS 84 is what the database holds and what Tianditu
+(CGCS2000, the same within a metre) and OSM draw on. AMap and Tencent draw in GCJ-02, half a
+kilometre away here: their tiles are a Web Mercator grid over GCJ-02 positions. A GCJ-02
+tile is the same grid, its geometry carried there by one affine map per tile (ST_Affine
+after the transform to 3857), fitted to the exact conversion on the tile's points. GCJ-02
+bends so slowly that the fit is off by at most 0.25 of a tile pixel at any zoom (0.03 from
+zoom 14, where buildings are drawn); its rows are found in the exact WGS 84 preimage of the
+tile.
 """
 
 from __future__ import annotations
@@ -23,10 +32,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sqlalchemy import Float, Select, and_, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from geo import geometry
 from geo.errors import N_, BadRequest, NotFound
 from geo.issues import overdue, readable
 from geo.models import AREA_LEVELS, Area, Building, CachedTile, Household, Issue, Visit
@@ -39,6 +51,7 @@ COVERAGE_DAYS = 30
 # Web Mercator's square, the bounds ST_TileEnvelope divides.
 _WORLD = 20037508.342789244
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+DATUMS = ("wgs84", "gcj02")
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ class Tile:
     etag: str
 
 
-def checked(layer: str, z: int, x: int, y: int, level: str | None) -> Layer:
+def checked(layer: str, z: int, x: int, y: int, level: str | None, datum: str = "wgs84") -> Layer:
     found = LAYERS.get(layer)
     if found is None:
         raise NotFound(N_("no tile layer %(layer)s; there are %(layers)s"), code="no_such_layer",
@@ -76,6 +89,8 @@ def checked(layer: str, z: int, x: int, y: int, level: str | None) -> Layer:
     if level is not None and (layer != "areas" or level not in AREA_LEVELS):
         raise BadRequest(N_("level is for the areas layer, one of %(levels)s"), code="bad_level",
                          levels=", ".join(AREA_LEVELS))
+    if datum not in DATUMS:
+        raise BadRequest(N_("datum is one of %(datums)s"), code="bad_datum", datums=", ".join(DATUMS))
     return found
 
 
@@ -90,20 +105,22 @@ def scope_key(scope: Scope, layer: str) -> str:
 
 
 def tile(session: Session, scope: Scope, layer: str, z: int, x: int, y: int, *, level: str | None = None,
-         today: dt.date) -> Tile:
-    """The tile from the cache, or made, stored and returned."""
-    found = checked(layer, z, x, y, level)
+         today: dt.date, datum: str = "wgs84") -> Tile:
+    """The tile from the cache, or made, stored and returned; `datum` is the basemap's."""
+    found = checked(layer, z, x, y, level, datum)
     variant = ":".join(part for part in (scope_key(scope, layer), level or "",
-                                         today.isoformat() if found.daily else "") if part)
+                                         today.isoformat() if found.daily else "",
+                                         "" if datum == "wgs84" else datum) if part)
     key = and_(CachedTile.layer == layer, CachedTile.variant == variant, CachedTile.z == z, CachedTile.x == x,
                CachedTile.y == y)
     cached = session.execute(select(CachedTile.body, CachedTile.etag).where(
         key, CachedTile.made_at > func.now() - MAX_AGE)).first()
     if cached is not None:
         return Tile(cached.body, cached.etag)
-    body = session.scalar(_render(scope, layer, found, z, x, y, level, today)) or b""
+    frame = _frame(z, x, y, datum)
+    body = session.scalar(_render(scope, layer, found, frame, level, today)) or b""
     etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    stmt = insert(CachedTile).values(layer=layer, variant=variant, z=z, x=x, y=y, envelope=_envelope(z, x, y),
+    stmt = insert(CachedTile).values(layer=layer, variant=variant, z=z, x=x, y=y, envelope=frame.envelope,
                                      body=body, etag=etag)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["layer", "variant", "z", "x", "y"],
@@ -121,33 +138,71 @@ def _envelope(z: int, x: int, y: int) -> Any:
     return func.ST_Transform(_bounds(z, x, y, BUFFER / EXTENT), 4326)
 
 
-def _mvt_geom(geom: Any, z: int, x: int, y: int, *, polygon: bool) -> Any:
+@dataclass(frozen=True)
+class _Frame:
+    """One tile of one datum: where its rows lie in WGS 84, and how they reach its grid."""
+
+    z: int
+    x: int
+    y: int
+    envelope: Any  # the tile and its buffer, in WGS 84
+    affine: tuple[float, float, float, float, float, float] | None = None  # a, b, d, e, xoff, yoff
+
+
+def _frame(z: int, x: int, y: int, datum: str) -> _Frame:
+    if datum == "wgs84":
+        return _Frame(z, x, y, _envelope(z, x, y))
+    # The buffered tile's points in GCJ-02 Web Mercator, and where each truly is.
+    size = 2 * _WORLD / 2 ** z
+    margin = size * BUFFER / EXTENT
+    steps = np.linspace(0.0, 1.0, 9)
+    west, north = -_WORLD + x * size - margin, _WORLD - y * size + margin
+    u, v = np.meshgrid(west + steps * (size + 2 * margin), north - steps * (size + 2 * margin))
+    shifted = np.column_stack([u.ravel(), v.ravel()])
+    true = geometry.gcj02_to_wgs84_xy(geometry.web_mercator_to_wgs84_xy(shifted))
+    # shifted ≈ A · true + t in metres, fitted around the tile's middle (well conditioned).
+    at = geometry.wgs84_to_web_mercator_xy(true)
+    origin_true, origin_shifted = at.mean(axis=0), shifted.mean(axis=0)
+    design = np.column_stack([at - origin_true, np.ones(len(at))])
+    coef = np.linalg.lstsq(design, shifted - origin_shifted, rcond=None)[0]
+    a, d, b, e = coef[0, 0], coef[0, 1], coef[1, 0], coef[1, 1]
+    xoff = origin_shifted[0] + coef[2, 0] - a * origin_true[0] - b * origin_true[1]
+    yoff = origin_shifted[1] + coef[2, 1] - d * origin_true[0] - e * origin_true[1]
+    (lon0, lat0), (lon1, lat1) = true.min(axis=0), true.max(axis=0)
+    envelope = func.ST_MakeEnvelope(float(lon0), float(lat0), float(lon1), float(lat1), 4326)
+    return _Frame(z, x, y, envelope, tuple(float(c) for c in (a, b, d, e, xoff, yoff)))  # type: ignore[arg-type]
+
+
+def _mvt_geom(geom: Any, frame: _Frame, *, polygon: bool) -> Any:
     if polygon:
         # Half a pixel of this zoom, in degrees of longitude: invisible, and it drops most
         # vertices of a county outline at zoom 8.
-        tolerance = 360.0 / 2 ** z / EXTENT / 2
+        tolerance = 360.0 / 2 ** frame.z / EXTENT / 2
         geom = func.ST_SimplifyPreserveTopology(geom, tolerance)
-    return func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), _bounds(z, x, y), EXTENT, BUFFER, True)
+    projected = func.ST_Transform(geom, 3857)
+    if frame.affine is not None:
+        projected = func.ST_Affine(projected, *frame.affine)
+    return func.ST_AsMVTGeom(projected, _bounds(frame.z, frame.x, frame.y), EXTENT, BUFFER, True)
 
 
-def _render(scope: Scope, layer: str, found: Layer, z: int, x: int, y: int, level: str | None,
+def _render(scope: Scope, layer: str, found: Layer, frame: _Frame, level: str | None,
             today: dt.date) -> Select[Any]:
-    env = _envelope(z, x, y)
+    env = frame.envelope
     rows: Select[Any]
     if layer == "buildings":
-        rows = select(_mvt_geom(Building.geom, z, x, y, polygon=True).label("geom"), Building.id,
+        rows = select(_mvt_geom(Building.geom, frame, polygon=True).label("geom"), Building.id,
                       Building.name, Building.use, Building.area_id).where(
             Building.geom.op("&&")(env), func.ST_Intersects(Building.geom, env), scope.reads(Building.area_id),
         ).order_by(Building.id)
     elif layer == "areas":
-        rows = select(_mvt_geom(Area.geom, z, x, y, polygon=True).label("geom"), Area.id, Area.code, Area.name,
+        rows = select(_mvt_geom(Area.geom, frame, polygon=True).label("geom"), Area.id, Area.code, Area.name,
                       Area.level, Area.parent_id).where(
             Area.geom.op("&&")(env), func.ST_Intersects(Area.geom, env), scope.outlines(Area.id),
         ).order_by(Area.id)
         if level is not None:
             rows = rows.where(Area.level == level)
     elif layer == "issues":
-        rows = select(_mvt_geom(Issue.geom, z, x, y, polygon=False).label("geom"), Issue.id, Issue.category,
+        rows = select(_mvt_geom(Issue.geom, frame, polygon=False).label("geom"), Issue.id, Issue.category,
                       Issue.status, func.coalesce(overdue(), False).label("overdue")).where(
             Issue.geom.op("&&")(env), Issue.status != "closed", readable(scope),
         ).order_by(Issue.id)
@@ -157,7 +212,7 @@ def _render(scope: Scope, layer: str, found: Layer, z: int, x: int, y: int, leve
                    .distinct().subquery())
         households = func.count(Household.id)
         rows = (
-            select(_mvt_geom(Building.geom, z, x, y, polygon=True).label("geom"), Building.id,
+            select(_mvt_geom(Building.geom, frame, polygon=True).label("geom"), Building.id,
                    households.label("households"), func.count(visited.c.household_id).label("visited"),
                    func.round(func.count(visited.c.household_id) * 1.0 / households, 3).cast(Float)
                    .label("share"))

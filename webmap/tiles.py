@@ -1,5 +1,6 @@
 """GET /tiles/{layer}/{z}/{x}/{y}.mvt: vector tiles for the map (geo.tiles), scoped to the
-user like the API, with an ETag so a phone that has a tile is told 304."""
+user like the API, with an ETag so a phone that has a tile is told 304. `?datum=gcj02` draws
+them on a GCJ-02 basemap's grid (AMap, Tencent)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.mvt")
 def tile(layer: str, z: int, x: int, y: int) -> Response:
     today = dt.datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
-    made = tiles.tile(db.session(), scope(), layer, z, x, y, level=request.args.get("level") or None, today=today)
+    made = tiles.tile(db.session(), scope(), layer, z, x, y, level=request.args.get("level") or None, today=today,
+                      datum=request.args.get("datum") or "wgs84")
     response = Response(made.body, mimetype=tiles.MEDIA_TYPE)
     response.set_etag(made.etag)
     # The user's own scope: kept by their browser only, and checked again on each use (a 304

@@ -115,6 +115,51 @@ def test_a_tile_has_an_etag_and_a_phone_holding_it_is_told_304(app, world, role_
     assert again.status_code == 304 and again.data == b""
 
 
+@pytest.mark.parametrize("z", [14, 17, 19])
+def test_a_gcj02_tile_draws_a_building_where_a_gcj02_basemap_has_it(app, session, world, role_users, z):
+    """AMap's tile z/x/y shows the place whose GCJ-02 position lies there; ours at the same
+    address must draw the building on that very footprint, to a tile pixel (16 units)."""
+    import numpy as np
+    import shapely
+
+    from geo.geometry import to_geometry, wgs84_to_gcj02, wgs84_to_web_mercator_xy
+
+    county = client_as(app, "county")
+    true = to_geometry(world.building.geom)
+    shifted = wgs84_to_gcj02(true)
+    corner = shapely.get_coordinates(shifted)[0]  # at zoom 19 the building spans tiles: take a corner's
+    _, x, y = tile_of(corner[0], corner[1], z)
+    drawn = [f for f in features(county.get(f"/tiles/buildings/{z}/{x}/{y}.mvt?datum=gcj02"), "buildings")
+             if f["id"] == world.building.id]
+    assert len(drawn) == 1
+    # Where the shifted outline falls in the tile, in tile units (y up, as decoded).
+    size = 2 * 20037508.342789244 / 2 ** z
+    west, south = -20037508.342789244 + x * size, 20037508.342789244 - (y + 1) * size
+    expected = (wgs84_to_web_mercator_xy(shapely.get_coordinates(shifted)) - [west, south]) / size * EXTENT
+    got = np.array(drawn[0]["geometry"]["coordinates"][0], dtype=float)
+    inside = expected[np.all((expected > -BUFFER) & (expected < EXTENT + BUFFER), axis=1)]
+    assert len(inside) >= 1
+    for point in inside:
+        assert np.min(np.hypot(*(got - point).T)) < 16, (point, got)
+    # The same address in WGS 84 is half a kilometre from the building: it is not there.
+    if z >= 17:
+        plain = features(county.get(f"/tiles/buildings/{z}/{x}/{y}.mvt"), "buildings")
+        assert world.building.id not in {f["id"] for f in plain}
+
+
+def test_a_changed_building_empties_its_gcj02_tiles_too(app, session, world, role_users):
+    from geo.geometry import to_element, to_geometry, wgs84_to_gcj02
+
+    county = client_as(app, "county")
+    shifted = wgs84_to_gcj02(to_geometry(world.building.geom)).centroid
+    here = tile_of(shifted.x, shifted.y, 17)
+    assert county.get("/tiles/buildings/{}/{}/{}.mvt?datum=gcj02".format(*here)).status_code == 200
+    assert _cached(session, "buildings") == {here}
+    world.building.geom = to_element(box(109.4741, 29.9841, 109.4751, 29.9851))
+    session.flush()
+    assert _cached(session, "buildings") == set()
+
+
 def _cached(session, layer: str) -> set[tuple[int, int, int]]:  # type: ignore[no-untyped-def]
     session.expire_all()
     return set(session.execute(select(CachedTile.z, CachedTile.x, CachedTile.y).where(CachedTile.layer == layer)).all())
@@ -190,6 +235,7 @@ def test_a_changed_building_empties_its_building_and_coverage_tiles(app, session
     ("/tiles/buildings/16/70000/1.mvt", 400, "no_such_tile"),
     ("/tiles/buildings/16/1/1.mvt?level=grid", 400, "bad_level"),
     ("/tiles/areas/16/1/1.mvt?level=planet", 400, "bad_level"),
+    ("/tiles/buildings/16/1/1.mvt?datum=bd09", 400, "bad_datum"),
 ])
 def test_a_bad_tile_address_is_refused_in_the_error_shape(app, session, world, role_users, path, status, code):
     response = client_as(app, "county").get(path)
