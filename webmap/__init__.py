@@ -13,6 +13,8 @@ from flask import Flask
 from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webmap import basemaps
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Vendored Leaflet and plugins, our JS and CSS. In a checkout webmap/static is a link to
@@ -27,8 +29,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_READ_URL=os.environ.get("DATABASE_READ_URL"),
         TIMEZONE=os.environ.get("GRIDWALK_TIMEZONE", "Asia/Shanghai"),
         SECRET_KEY=os.environ.get("SECRET_KEY"),
-        # Basemap tiles: none unless configured (Tianditu needs a key; OSM where reachable).
+        # Basemaps offered, first shown first (webmap.basemaps): tianditu, tianditu-imagery,
+        # amap, amap-imagery, tencent, osm, custom. None unless configured.
+        BASEMAPS=os.environ.get("BASEMAPS", ""),
+        TIANDITU_KEY=os.environ.get("TIANDITU_KEY", ""),
+        # "custom": a county's own tile server, and the datum its tiles are drawn in.
         TILE_URL=os.environ.get("TILE_URL", ""),
+        TILE_DATUM=os.environ.get("TILE_DATUM", "wgs84"),
         TILE_ATTRIBUTION=os.environ.get("TILE_ATTRIBUTION", ""),
         # What {s} in TILE_URL stands for, one letter or digit each (Tianditu: 01234567).
         TILE_SUBDOMAINS=os.environ.get("TILE_SUBDOMAINS", "abc"),
@@ -62,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
+    basemaps.configured(app.config)  # a basemap that cannot work stops the app here (ConfigError)
     if app.config["PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"],  # type: ignore[method-assign]
                                 x_proto=app.config["PROXIES"])

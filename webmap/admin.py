@@ -32,7 +32,7 @@ from geo.errors import N_, BadRequest, Forbidden, GridwalkError
 from geo.models import ASSIGNMENT_KINDS, ROLES, Building, IssueCategory, Person, Unit, User
 from geo.scope import MANAGE_ASSIGNMENTS
 from geo.validate import Fields
-from webmap import db
+from webmap import basemaps, db
 from webmap.auth import login_required, scope
 from webmap.i18n import message
 from webmap.names import (kind_names, level_names, outcome_names, role_names, sheet_kind_names, sheet_summary,
@@ -436,8 +436,7 @@ def draw(parent_id: int) -> str:
     return render_template(
         "admin/draw.html", title=_("Drawing in %(name)s", name=context["parent"]["name"]),
         context=context, level_name=level_names()[context["level"]],
-        tile_url=current_app.config["TILE_URL"], tile_attribution=current_app.config["TILE_ATTRIBUTION"],
-        tile_subdomains=current_app.config["TILE_SUBDOMAINS"],
+        basemaps=basemaps.client(basemaps.configured(current_app.config)),
     )
 
 # --- spreadsheets in --------------------------------------------------------------------

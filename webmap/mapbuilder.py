@@ -22,6 +22,7 @@ from markupsafe import escape
 
 from geo.features import MAX_BBOX_SPAN
 from geo.tiles import LAYERS as TILE_LAYERS
+from webmap.basemaps import Basemap
 from webmap.i18n import html_lang
 
 # The data layers, in drawing order, with the zoom from which each is drawn and the API
@@ -38,9 +39,7 @@ SOURCE = {"communities": "areas", "grids": "areas", "compounds": "areas", "build
 class MapSettings:
     center: tuple[float, float]
     zoom: int = 15
-    tile_url: str = ""
-    tile_attribution: str = ""
-    tile_subdomains: str = "abc"
+    basemaps: list[Basemap] = field(default_factory=list)  # the first is shown at first
     layer_names: dict[str, str] = field(default_factory=dict)
     # Client-side settings handed to Gridwalk.attach (API root, texts, CSRF token …).
     client: dict[str, Any] = field(default_factory=dict)
@@ -58,17 +57,24 @@ class DataLayers(JSCSSMixin):
             {%- for key, layer in this.layers.items() %}
                 {{ key|tojson }}: {{ layer.get_name() }},
             {%- endfor %}
+            }, {
+            {%- for key, layer in this.basemaps.items() %}
+                {{ key|tojson }}: {{ layer.get_name() }},
+            {%- endfor %}
             });
         {% endmacro %}
         """
     )
 
-    def __init__(self, layers: dict[str, Any], config: dict[str, Any], static: Callable[[str], str]):
+    def __init__(self, layers: dict[str, Any], basemaps: dict[str, Any], config: dict[str, Any],
+                 static: Callable[[str], str]):
         super().__init__()
         self._name = "DataLayers"
         self.layers = layers
+        self.basemaps = basemaps
         self.config = config
         self.default_js = [("vectorgrid", static("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")),
+                           ("gridwalk_basemap", static("js/gridwalk-basemap.js")),
                            ("gridwalk_page", static("js/gridwalk-page.js")),
                            ("gridwalk_map", static("js/gridwalk-map.js")),
                            ("gridwalk_field", static("js/gridwalk-field.js")),
@@ -90,11 +96,7 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
     m.options.update(max_zoom=20, min_zoom=8)
     m.default_js = [("leaflet", static("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", static("vendor/leaflet/leaflet.css"))]
-    if settings.tile_url:
-        folium.TileLayer(
-            settings.tile_url, attr=settings.tile_attribution or " ", name=settings.layer_names.get("basemap"),
-            max_zoom=20, max_native_zoom=18, subdomains=settings.tile_subdomains,
-        ).add_to(m)
+    basemaps = add_basemaps(m, settings.basemaps, settings.layer_names.get("none", "none"))
 
     layers: dict[str, Any] = {}
     for key in LAYERS:
@@ -130,9 +132,24 @@ def build_map(settings: MapSettings, static: Callable[[str], str]) -> str:
 
     config = dict(settings.client, minZoom=MIN_ZOOM,
                   maxSpan={key: MAX_BBOX_SPAN[SOURCE[key]] for key in LAYERS})
-    DataLayers(layers, config, static).add_to(m)
+    DataLayers(layers, basemaps, config, static).add_to(m)
 
     return _render(m, settings.title, settings.chrome_html, static)
+
+
+def add_basemaps(m: folium.Map, basemaps: list[Basemap], none_name: str) -> dict[str, Any]:
+    """The basemaps as the layer control's choices, the first shown; "none" after them.
+    Each carries its datum (and Tianditu its place names) for gridwalk-basemap.js."""
+    added: dict[str, Any] = {}
+    for i, basemap in enumerate(basemaps):
+        added[basemap.key] = folium.TileLayer(
+            basemap.url, attr=basemap.attribution, name=str(basemap.name), show=i == 0, max_zoom=20,
+            max_native_zoom=basemap.max_native_zoom, subdomains=basemap.subdomains, z_index=1,
+            datum=basemap.datum, labels=basemap.labels, basemap=basemap.key, gw_name=str(basemap.name),
+        ).add_to(m)
+    if basemaps:
+        added["none"] = folium.FeatureGroup(name=none_name, overlay=False, show=False).add_to(m)
+    return added
 
 
 def _render(m: folium.Map, title: str, chrome_html: str, static: Callable[[str], str]) -> str:

@@ -21,7 +21,7 @@ from geo import directory, issues, responsibility, visits
 from geo.db import county_today
 from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, Area
 from geo.validate import Fields
-from webmap import db
+from webmap import basemaps, db
 from webmap.assets import static_url
 from webmap.auth import csrf_token, login_required, scope
 from webmap.mapbuilder import MapSettings, build_map
@@ -41,6 +41,8 @@ def _client_texts() -> dict[str, Any]:
         "householdAssignees": _("Party members for households here"),
         "householdsHeld": _("{n} households"),
         "noAssignments": _("Nobody is assigned yet"),
+        "basemapFailed": _("The basemap %(name)s does not load: a wrong key, or its server cannot be reached. "
+                           "Choose another under Layers.", name="{name}"),
         "post": _("Post"),
         "duty": _("Duty"),
         "target": _("Target"),
@@ -201,14 +203,12 @@ def index() -> str:
         "buildings": _("Buildings"),
         "issues": _("Open issues"),
         "coverage": _("Visit coverage"),
-        "basemap": _("Basemap"),
+        "none": _("No basemap"),
     }
     today = county_today(db.session()).isoformat()
     settings = MapSettings(
         center=tuple(config["MAP_CENTER"]),  # type: ignore[arg-type]
-        tile_url=config["TILE_URL"],
-        tile_attribution=config["TILE_ATTRIBUTION"],
-        tile_subdomains=config["TILE_SUBDOMAINS"],
+        basemaps=basemaps.configured(config),
         layer_names=layer_names,
         client={
             "api": url_for("api.lookup").rsplit("/", 1)[0],

@@ -1,6 +1,6 @@
 """Security headers on every response, with a Content-Security-Policy that lets a page run
 only our own scripts and styles (inline ones carry this response's nonce) and fetch only
-from this site and the configured tile host."""
+from this site and the configured basemaps' tile hosts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
+
+from webmap import basemaps
 
 _INLINE = re.compile(r"<(script|style)(?![^>]*\bsrc=)(?![^>]*\bnonce=)")
 
@@ -45,7 +47,8 @@ def tile_source(tile_url: str) -> str:
 
 
 def _headers(response: Response) -> Response:
-    tiles = tile_source(current_app.config["TILE_URL"])
+    offered = basemaps.urls(basemaps.configured(current_app.config))
+    tiles = " ".join(dict.fromkeys(filter(None, map(tile_source, offered))))
     policy = "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce()}'",

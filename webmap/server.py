@@ -16,6 +16,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from webmap import assets
+from webmap.basemaps import ConfigError
 
 
 def default_workers() -> int:
@@ -82,7 +83,10 @@ def serve_command(script_info: Any, host: str, port: int, workers: int, threads:
         click.echo("SECRET_KEY is not set: logins end when the server restarts. Set it to keep them.",
                    err=True)
     # Checked once here, in the master, which serves nothing: each worker builds its own app.
-    app = script_info.load_app()
+    try:
+        app = script_info.load_app()
+    except ConfigError as error:  # a basemap that cannot work: said before anything serves
+        raise click.ClickException(str(error)) from None
     assets.require(app)
     if not app.config["DATABASE_URL"]:
         raise click.ClickException("DATABASE_URL is not set: point it at a PostGIS database")

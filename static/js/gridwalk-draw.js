@@ -24,10 +24,6 @@
 
   var map = L.map("gw-draw-map", { preferCanvas: false, zoomSnap: 0.25 });
   window.GridwalkDraw = { map: map };
-  if (root.dataset.tiles) {
-    L.tileLayer(root.dataset.tiles, { attribution: root.dataset.attribution || " ", subdomains: root.dataset.subdomains,
-                                      maxZoom: 20 }).addTo(map);
-  }
   if (map.pm.setLang) map.pm.setLang(document.documentElement.lang.indexOf("zh") === 0 ? "zh" : "en");
 
   var parent = L.geoJSON(data.parent.geometry, {
@@ -35,6 +31,30 @@
   }).addTo(map);
   // Clear of the zoom buttons in the top-left corner, so the area's corners can be tapped.
   map.fitBounds(parent.getBounds(), { paddingTopLeft: [64, 16], paddingBottomRight: [16, 16] });
+
+  // The county's basemaps, in their datum: on AMap an outline is drawn on AMap's streets
+  // and saved in WGS 84 (gridwalk-basemap.js).
+  var offered = JSON.parse(document.getElementById("gw-draw-basemaps").textContent);
+  if (offered.length) {
+    var base = {}, names = {};
+    offered.forEach(function (b) {
+      base[b.key] = L.tileLayer(b.url, { attribution: b.attribution, subdomains: b.subdomains, maxZoom: 20,
+        maxNativeZoom: b.maxNativeZoom, zIndex: 1, datum: b.datum, labels: b.labels, basemap: b.key,
+        gwName: b.name });
+      names[b.name] = base[b.key];
+    });
+    base.none = L.layerGroup();
+    names[T.none] = base.none;
+    base[offered[0].key].addTo(map);
+    L.control.layers(names, null, { position: "topright" }).addTo(map);
+    var toggle = root.querySelector(".leaflet-control-layers-toggle");
+    if (toggle) { toggle.title = T.layers; toggle.setAttribute("aria-label", T.layers); }
+    Gridwalk.basemaps.attach(map, base, {
+      texts: T,
+      hint: function (text) { errorBox.textContent = text; errorBox.hidden = !text; },
+      datum: function () { /* everything here is drawn from positions: it follows the frame */ },
+    });
+  }
   var buildings = L.layerGroup().addTo(map);
   var areas = L.featureGroup().addTo(map);
   var chosen = [];

@@ -65,7 +65,7 @@
       .map(function (v) { return v.toFixed(6); }).join(",");
   }
 
-  function attach(map, cfg, layers) {
+  function attach(map, cfg, layers, basemaps) {
     var T = cfg.texts;
     var panel = document.getElementById("gw-panel");
     var body = panel.querySelector(".gw-panel-body");
@@ -102,8 +102,6 @@
       layersToggle.setAttribute("aria-label", T.layers);
     }
 
-    // No animation: the page opens on the user's area, and a view set at once after stays set.
-    if (cfg.fitBounds) map.fitBounds(cfg.fitBounds, { animate: false });
     if (window.innerWidth < 600) {
       var legend = document.querySelector(".gw-legend");
       if (legend) legend.removeAttribute("open");
@@ -152,6 +150,38 @@
       return marker;
     }
 
+    // One line under the map for what it cannot show: a layer cut at its limit, buildings
+    // needing a closer zoom, a failed load.
+    var hints = {};
+    function showHint(key, text) {
+      hints[key] = text;
+      var shown = Object.keys(hints).map(function (k) { return hints[k]; }).filter(Boolean);
+      hint.textContent = shown.join(" · ");
+      hint.hidden = !shown.length;
+    }
+
+    // The basemap chosen (kept on the phone) sets the map's datum before anything is drawn.
+    var datum = "wgs84";
+    var tileLayers = {};
+    var ready = false;
+    function tileUrl(key) {
+      var query = TILED[key][1];
+      if (datum !== "wgs84") query += (query ? "&" : "?") + "datum=" + datum;
+      return cfg.tiles + "/" + TILED[key][0] + "/{z}/{x}/{y}.mvt" + query;
+    }
+    Gridwalk.basemaps.attach(map, basemaps || {}, {
+      texts: T,
+      hint: function (text) { showHint("basemap", text); },
+      datum: function (d) {
+        datum = d;
+        Object.keys(tileLayers).forEach(function (key) { tileLayers[key].setUrl(tileUrl(key), true); });
+        if (ready) reloadIssues();  // the clusters are made again in the new frame
+      },
+    });
+
+    // No animation: the page opens on the user's area, and a view set at once after stays set.
+    if (cfg.fitBounds) map.fitBounds(cfg.fitBounds, { animate: false });
+
     // One tile layer inside each Folium group, so the layer control still turns it on and off.
     // Taps go to the map (one lookup), not to tile features. Buildings are added first, so
     // theirs are the first tiles asked for (a browser fetches six at a time from one server,
@@ -163,15 +193,16 @@
       var layer = TILED[key][0];
       var styles = {};
       styles[layer] = L.extend({ fill: key !== "grids" }, STYLES[key]);
-      group.addLayer(L.vectorGrid.protobuf(cfg.tiles + "/" + layer + "/{z}/{x}/{y}.mvt" + TILED[key][1], {
+      tileLayers[key] = L.vectorGrid.protobuf(tileUrl(key), {
         rendererFactory: L.canvas.tile,
         vectorTileLayerStyles: styles,
         interactive: false,
-        zIndex: drawingOrder.indexOf(key) + 1,
+        zIndex: drawingOrder.indexOf(key) + 10,  // over the basemap (1) and its place names (2)
         minZoom: cfg.minZoom[key],
         maxNativeZoom: 20,
         fetchOptions: { credentials: "same-origin" },
-      }));
+      });
+      group.addLayer(tileLayers[key]);
     });
 
     function draw(key, data) {
@@ -211,16 +242,6 @@
       }
       select.replaceChildren.apply(select, [first].concat(options.filter(Boolean)));
       select.value = chosen;
-    }
-
-    // One line under the map for what it cannot show: a layer cut at its limit, buildings
-    // needing a closer zoom, a failed load.
-    var hints = {};
-    function showHint(key, text) {
-      hints[key] = text;
-      var shown = Object.keys(hints).map(function (k) { return hints[k]; }).filter(Boolean);
-      hint.textContent = shown.join(" · ");
-      hint.hidden = !shown.length;
     }
 
     // A cluster of issues says whether an overdue one is inside, so none hides at a wide zoom.
@@ -469,6 +490,7 @@
       if (ctx.takesTap && ctx.takesTap(e.latlng)) return;
       lookup(e.latlng);
     });
+    ready = true;
     Gridwalk.map = map;
     Gridwalk.layers = layers;
     Gridwalk.lookup = lookup;
