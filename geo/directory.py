@@ -21,7 +21,7 @@ from geo.validate import Fields, storable_id
 
 UNIT_KINDS = ("department", "township", "community", "school", "hospital", "company", "other")
 UNIT_FIELDS = ("name", "kind", "phone", "version")
-PERSON_FIELDS = ("name", "unit_id", "title", "phone", "is_party_member", "version")
+PERSON_FIELDS = ("name", "unit_id", "title", "phone", "phone_public", "is_party_member", "version")
 USER_FIELDS = ("username", "password", "role", "area_code", "person_id", "active", "version")
 PAGE_SIZE = 50
 
@@ -169,6 +169,8 @@ def save_person(session: Session, scope: Scope, data: Any, person_id: int | None
         person.title = fields.text("title", max_length=100)
     if "phone" in fields:
         person.phone = fields.phone("phone")
+    if "phone_public" in fields:
+        person.phone_public = fields.boolean("phone_public")
     if "is_party_member" in fields:
         person.is_party_member = fields.boolean("is_party_member")
     session.add(person)

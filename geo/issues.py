@@ -121,7 +121,7 @@ def save_category(session: Session, scope: Scope, data: Any, category_id: int | 
     return category
 
 
-def _category(session: Session, code: str) -> IssueCategory:
+def active_category(session: Session, code: str) -> IssueCategory:
     found = session.scalar(select(IssueCategory).where(IssueCategory.code == code, IssueCategory.active))
     if found is None:
         raise BadRequest(N_("unknown category: %(category)s"), code="unknown_category", category=code[:40])
@@ -311,7 +311,7 @@ def report(
         if earlier is not None:
             return Report(earlier, created=False)
     lon, lat = _point(fields)
-    category = _category(session, fields.text("category", max_length=32, required=True))
+    category = active_category(session, fields.text("category", max_length=32, required=True))
     description = fields.text("description", max_length=DESCRIPTION_MAX, multiline=True)
     patrol_id = fields.integer("patrol_id")
     if patrol_id is not None:

@@ -108,6 +108,10 @@ class Building(Timestamped, Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # What the building's QR sticker carries (geo.residents): random, so not guessable.
+    public_code: Mapped[str] = mapped_column(
+        String(16), unique=True,
+        server_default=text("substr(md5(random()::text || clock_timestamp()::text), 1, 12)"))
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     area: Mapped[Area | None] = relationship()
@@ -164,6 +168,8 @@ class Person(Timestamped, Base):
     title: Mapped[str] = mapped_column(String(100), default="", server_default="")
     phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
     is_party_member: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Shown on the building's public page and the notice board only when set.
+    phone_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # 在职党员报到: the community an in-service party member has registered with.
     registered_area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     registered_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -251,12 +257,16 @@ class Patrol(Timestamped, Base):
     members: Mapped[list[Person]] = relationship(secondary=patrol_members)
 
 
+ISSUE_SOURCES = ("officer", "resident")
+
+
 class Issue(Timestamped, Base):
     """问题: a geo-tagged problem, routed by where it is to the area and unit responsible."""
 
     __tablename__ = "issues"
     __table_args__ = (
         CheckConstraint(_in("status", ISSUE_STATUSES), name="issue_status_known"),
+        CheckConstraint(_in("source", ISSUE_SOURCES), name="issue_source_known"),
         # A phone's report id is unique for its reporter: retries land once, and nobody
         # learns from a clash that someone else used an id.
         UniqueConstraint("reported_by_id", "client_id", name="issue_client_id_per_reporter"),
@@ -273,6 +283,8 @@ class Issue(Timestamped, Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # "officer", or "resident": reported at a building's public code, with no user.
+    source: Mapped[str] = mapped_column(String(16), default="officer", server_default="officer")
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     deadline: Mapped[dt.date | None] = mapped_column(Date)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -555,3 +567,19 @@ class CachedTile(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     etag: Mapped[str] = mapped_column(String(32))
     made_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ResidentReport(Base):
+    """A report a resident sent at a building's code, counted for the rate limits
+    (geo.residents) and kept a day: who sent it only as a keyed hash of their address."""
+
+    __tablename__ = "resident_reports"
+    __table_args__ = (
+        Index("ix_resident_reports_sender_at", "sender", "at"),
+        Index("ix_resident_reports_building_at", "building_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str] = mapped_column(String(32))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -36,6 +36,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # "custom": a county's own tile server, and the datum its tiles are drawn in.
         TILE_URL=os.environ.get("TILE_URL", ""),
         TILE_DATUM=os.environ.get("TILE_DATUM", "wgs84"),
+        # Where residents reach this server (a building sticker's QR code leads there); by
+        # default the address a request came in on.
+        PUBLIC_URL=os.environ.get("GRIDWALK_PUBLIC_URL", ""),
         TILE_ATTRIBUTION=os.environ.get("TILE_ATTRIBUTION", ""),
         # What {s} in TILE_URL stands for, one letter or digit each (Tianditu: 01234567).
         TILE_SUBDOMAINS=os.environ.get("TILE_SUBDOMAINS", "abc"),
@@ -95,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         mapview,
         ogc,
         open311,
+        residents,
         security,
         tiles,
     )
@@ -116,6 +120,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(fieldwork.bp)
     app.register_blueprint(community.bp)
     app.register_blueprint(tiles.bp)
+    app.register_blueprint(residents.bp)
     cli.init_app(app)
     lacking = assets.missing(app)
     if lacking:
