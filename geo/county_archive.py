@@ -60,6 +60,7 @@ EXCLUDED = {
     "login_addresses": "failed-login counters per network address",
     "sheet_uploads": "spreadsheets waiting an hour for their write button on the old server",
     "tile_cache": "vector tiles, made again on first use",
+    "resident_reports": "a day's count of residents' reports per address, for the rate limit",
 }
 # Rows a freshly migrated database already holds: the migration's list of issue categories.
 # An import replaces them with the archive's.

@@ -41,6 +41,7 @@ def _client_texts() -> dict[str, Any]:
         "householdAssignees": _("Party members for households here"),
         "householdsHeld": _("{n} households"),
         "noAssignments": _("Nobody is assigned yet"),
+        "stickers": _("Building QR stickers"),
         "basemapFailed": _("The basemap %(name)s does not load: a wrong key, or its server cannot be reached. "
                            "Choose another under Layers.", name="{name}"),
         "post": _("Post"),
@@ -216,6 +217,7 @@ def index() -> str:
             "tiles": url_for("tiles.tile", layer="L", z=0, x=0, y=0).split("/L/", 1)[0],
             "loginUrl": url_for("auth.login"),
             "patrolUrl": url_for("fieldwork.patrol", patrol_id=0),
+            "stickersUrl": url_for("residents.stickers", area_id=0).replace("/0/", "/{id}/"),
             # Known at page load, so a report can be written with no network at all.
             "categories": [{"code": c.code, "name": c.name} for c in issues.categories(db.session())],
             "csrf": csrf_token(),

@@ -348,12 +348,16 @@
       return ul;
     }
 
+    // What an area's officers print: its buildings' QR stickers (and its notice board).
+    var PRINTED = { community: true, grid: true, compound: true };
     function areaSection(area) {
       return el("section", { class: "gw-area gw-level-" + area.level, "data-area-id": area.id },
         el("h3", {},
           el("span", { class: "gw-level", text: T.levels[area.level] || area.level }),
           " " + area.name),
-        assignmentList(area.assignments));
+        assignmentList(area.assignments),
+        PRINTED[area.level] && cfg.stickersUrl ? el("p", { class: "gw-area-links" },
+          el("a", { href: fill(cfg.stickersUrl, { id: area.id }), target: "_blank", text: T.stickers })) : null);
     }
 
     function buildingSection(b) {

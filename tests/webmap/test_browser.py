@@ -231,6 +231,8 @@ def test_clicking_a_grid_outside_buildings_shows_its_responsible_people(browser,
     section = page.locator(f"#gw-panel [data-area-id='{row['id']}']")
     section.wait_for()
     assert row["name"] in section.inner_text() and row["who"] in section.inner_text()
+    # The grid's officers print its buildings' QR stickers from here.
+    assert section.locator("a", has_text="打印楼栋二维码").get_attribute("href") == f"/areas/{row['id']}/stickers"
     assert page.locator("#gw-panel [data-building-id]").count() == 0
     page.screenshot(path=str(screenshots / "desktop-grid.png"))
     context.close()
