@@ -174,6 +174,7 @@ def detail(session: Session, scope: Scope, issue: Issue) -> dict[str, Any]:
         "patrol_id": issue.patrol_id,
         "reported_at": issue.reported_at.isoformat(),
         "reported_by": names["users"].get(issue.reported_by_id),
+        "source": issue.source,  # "resident": sent at the building's QR code, by nobody logged in
         "deadline": issue.deadline.isoformat() if issue.deadline else None,
         "overdue": bool(issue.deadline and issue.deadline < county_today(session) and issue.status in WORKING),
         "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,

@@ -136,6 +136,7 @@ def _field_texts() -> dict[str, Any]:
         "needsNetwork": _("This needs the network; try again when connected."),
         "sentTo": _("Reported, and sent to the unit and cadres below."),
         "routedTo": _("Sent to"),
+        "byResident": _("Reported by a resident at the building's QR code"),
         "isItOneOf": _("Is it one of these open issues nearby?"),
         "addToThis": _("Add to this one"),
         "sameProblem": _("Reported again on the spot"),

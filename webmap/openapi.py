@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from geo.features import DEFAULT_LIMIT, MAX_BBOX_SPAN, MAX_LIMIT
-from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_STATUSES, ROLES
+from geo.models import AREA_LEVELS, ASSIGNMENT_KINDS, ISSUE_SOURCES, ISSUE_STATUSES, ROLES
 
 J = dict[str, Any]
 
@@ -95,7 +95,8 @@ SCHEMAS: J = {
         building=nullable(obj(id=INTEGER, name=STRING, address=STRING)),
         areas={"type": "array", "items": obj(id=INTEGER, name=STRING, level={"enum": list(AREA_LEVELS)})},
         unit=nullable(ref("UnitRef")), patrol_id=nullable(INTEGER), reported_at=DATETIME,
-        reported_by=nullable(STRING), deadline=nullable(DATE), overdue=BOOLEAN, closed_at=nullable(DATETIME),
+        reported_by=nullable(STRING), source={"enum": list(ISSUE_SOURCES)}, deadline=nullable(DATE),
+        overdue=BOOLEAN, closed_at=nullable(DATETIME),
         routed_to=nullable(obj(unit=nullable(ref("UnitRef")), people={"type": "array", "items": ref("Person")})),
         events={"type": "array", "items": obj(
             ["id", "kind", "at", "by", "note", "data", "photo_ids"],

@@ -461,6 +461,7 @@
         el("h2", {}, el("span", { class: "gw-badge gw-status-" + issue.status, text: T.statuses[issue.status] }),
           " " + issue.category_name + " #" + issue.id),
         issue.overdue ? el("p", {}, el("span", { class: "gw-badge gw-overdue-badge", text: T.overdue })) : null,
+        issue.source === "resident" ? el("p", { class: "gw-muted", text: F.byResident }) : null,
         el("p", { text: issue.description }),
         el("p", { class: "gw-trail", text: (issue.building ? issue.building.name + " · " : "") +
           issue.areas.slice().reverse().filter(function (a) { return a.level !== "county"; })

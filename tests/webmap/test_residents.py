@@ -79,7 +79,7 @@ def test_a_residents_report_enters_the_workflow_routed_to_the_building(app, sess
     listed = officer.get("/api/v1/issues?status=open&bbox=109.47,29.98,109.48,29.99").get_json()
     assert issue.id in {f["id"] for f in listed["features"]}
     detail = officer.get(f"/api/v1/issues/{issue.id}").get_json()
-    assert detail["description"] == DESCRIPTION
+    assert detail["description"] == DESCRIPTION and detail["source"] == "resident" and detail["reported_by"] is None
     step = officer.post(f"/api/v1/issues/{issue.id}/events", json={"kind": "comment", "note": "已安排现场查看",
                                                                    "version": detail["version"]})
     assert step.status_code == 201, step.data
