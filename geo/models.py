@@ -62,6 +62,10 @@ class Timestamped:
     )
 
 
+# A public code (a QR sticker's, a notice board's): 48 random bits per row, not guessable.
+PUBLIC_CODE = text("substr(md5(random()::text || clock_timestamp()::text), 1, 12)")
+
+
 class Area(Timestamped, Base):
     """A node of the county → township → community → grid → compound tree."""
 
@@ -79,6 +83,8 @@ class Area(Timestamped, Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # What the area's notice board's QR code carries (geo.residents).
+    public_code: Mapped[str] = mapped_column(String(16), unique=True, server_default=PUBLIC_CODE)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     parent: Mapped[Area | None] = relationship(remote_side=[id], back_populates="children")
@@ -109,9 +115,7 @@ class Building(Timestamped, Base):
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     # What the building's QR sticker carries (geo.residents): random, so not guessable.
-    public_code: Mapped[str] = mapped_column(
-        String(16), unique=True,
-        server_default=text("substr(md5(random()::text || clock_timestamp()::text), 1, 12)"))
+    public_code: Mapped[str] = mapped_column(String(16), unique=True, server_default=PUBLIC_CODE)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     area: Mapped[Area | None] = relationship()

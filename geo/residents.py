@@ -30,14 +30,17 @@ from sqlalchemy.orm import Session
 from geo.errors import N_, BadRequest, NotFound, TooManyRequests
 from geo.geometry import to_geometry
 from geo.issues import OPEN, active_category, categories
-from geo.models import Building, Issue, IssueEvent, ResidentReport
+from geo.models import Area, Building, Issue, IssueEvent, ResidentReport
 from geo.responsibility import area_path, assignments_for
 from geo.routing import route
+from geo.scope import subtree
 from geo.validate import Fields
 
 CODE = re.compile(r"[0-9a-f]{12}")
 DESCRIPTION_MIN, DESCRIPTION_MAX = 5, 500
 SHOWN_DAYS = 90  # closed problems stay listed this long
+BOARDED = ("community", "grid", "compound")  # the areas with a notice board and a public page
+BUILDINGS_LISTED = 500
 
 
 @dataclass(frozen=True)
@@ -52,56 +55,82 @@ class Limits:
 LIMITS = Limits()
 
 
-def building_for(session: Session, code: str) -> Building:
-    """The building a sticker's code names; a code that names none is simply not found."""
-    found = session.scalar(select(Building).where(Building.public_code == code)) if CODE.fullmatch(code) else None
+def place_for(session: Session, code: str) -> Building | Area:
+    """The building (a sticker) or the area (a notice board) a code names; a code that names
+    neither is simply not found."""
+    found: Building | Area | None = None
+    if CODE.fullmatch(code):
+        found = session.scalar(select(Building).where(Building.public_code == code)) or session.scalar(
+            select(Area).where(Area.public_code == code, Area.level.in_(BOARDED)))
     if found is None:
         raise NotFound(N_("no building has this code: check the sticker, or ask the community"),
                        code="no_such_code")
     return found
 
 
-def public_card(session: Session, building: Building, today: dt.date) -> dict[str, Any]:
-    path = area_path(session, building.area_id) if building.area_id else []
-    found = session.scalars(assignments_for(area_ids=[a.id for a in path], building_ids=[building.id])).unique()
-    places = {("building", building.id): 0} | {("area", a.id): i + 1 for i, a in enumerate(path)}
-    responsible = sorted(
-        (a for a in found), key=lambda a: (places[("building", a.building_id) if a.building_id else ("area", a.area_id)],
-                                           a.kind, a.id))
+def responsible(session: Session, path: list[Any], building: Building | None = None) -> list[dict[str, Any]]:
+    """Who answers for the building (if any) and the areas of `path` (innermost first), in
+    that order: only what a notice board may show."""
+    found = session.scalars(assignments_for(area_ids=[a.id for a in path],
+                                            building_ids=[building.id] if building else [])).unique()
+    rank = {("area", a.id): i + 1 for i, a in enumerate(path)}
+    where = {a.id: {"level": a.level, "name": a.name} for a in path}
+
+    def place(a: Any) -> tuple[str, int]:
+        return ("building", a.building_id) if a.building_id else ("area", a.area_id)
+
+    return [{
+        "where": {"level": "building", "name": building.name} if a.building_id and building else where[a.area_id],
+        "kind": a.kind,
+        "unit": a.unit.name if a.unit else None,
+        "unit_phone": a.unit.phone if a.unit and a.unit.phone else None,
+        "person": a.person.name if a.person else None,
+        "title": a.person.title if a.person else None,
+        "phone": a.person.phone if a.person and a.person.phone_public and a.person.phone else None,
+        "post": a.post,
+        "duty": a.duty,
+    } for a in sorted(found, key=lambda a: (rank.get(place(a), 0), a.kind, a.id))]
+
+
+def _issues(session: Session, where: Any, today: dt.date) -> list[dict[str, Any]]:
     since = today - dt.timedelta(days=SHOWN_DAYS)
     names = {c.code: c.name for c in categories(session, active_only=False)}
-    issues = session.execute(
+    rows = session.execute(
         select(Issue.id, Issue.category, Issue.status, Issue.source, Issue.reported_at)
-        .where(Issue.building_id == building.id,
-               or_(Issue.status.in_(OPEN), func.date(Issue.reported_at) >= since))
+        .where(where, or_(Issue.status.in_(OPEN), func.date(Issue.reported_at) >= since))
         .order_by(Issue.reported_at.desc()).limit(30)
     ).all()
+    return [{"id": i.id, "category": names.get(i.category, i.category), "status": i.status,
+             "resident": i.source == "resident", "reported_on": i.reported_at.date().isoformat()} for i in rows]
+
+
+def public_card(session: Session, building: Building, today: dt.date) -> dict[str, Any]:
+    path = area_path(session, building.area_id) if building.area_id else []
     return {
         "name": building.name or building.address,
         "address": building.address,
         "places": [{"level": a.level, "name": a.name} for a in reversed(path) if a.level != "county"],
-        "responsible": [{
-            "where": _where(a, building, path),
-            "kind": a.kind,
-            "unit": a.unit.name if a.unit else None,
-            "unit_phone": a.unit.phone if a.unit and a.unit.phone else None,
-            "person": a.person.name if a.person else None,
-            "title": a.person.title if a.person else None,
-            "phone": a.person.phone if a.person and a.person.phone_public and a.person.phone else None,
-            "post": a.post,
-            "duty": a.duty,
-        } for a in responsible],
-        "issues": [{"id": i.id, "category": names.get(i.category, i.category), "status": i.status,
-                    "resident": i.source == "resident", "reported_on": i.reported_at.date().isoformat()}
-                   for i in issues],
+        "responsible": responsible(session, path, building),
+        "issues": _issues(session, Issue.building_id == building.id, today),
     }
 
 
-def _where(a: Any, building: Building, path: list[Any]) -> dict[str, str]:
-    if a.building_id:
-        return {"level": "building", "name": building.name}
-    area = next(p for p in path if p.id == a.area_id)
-    return {"level": area.level, "name": area.name}
+def area_card(session: Session, area: Area, today: dt.date) -> dict[str, Any]:
+    """A grid's or compound's public page (its notice board's code): who answers for it, its
+    buildings (each leads to its own page, where a problem is reported), its problems."""
+    path = area_path(session, area.id)
+    buildings = session.execute(
+        select(Building.name, Building.address, Building.public_code)
+        .where(Building.area_id.in_(subtree(area.id))).order_by(Building.name, Building.id).limit(BUILDINGS_LISTED)
+    ).all()
+    return {
+        "name": area.name,
+        "level": area.level,
+        "places": [{"level": a.level, "name": a.name} for a in reversed(path[1:]) if a.level != "county"],
+        "responsible": responsible(session, path),
+        "buildings": [{"name": b.name or b.address, "code": b.public_code} for b in buildings],
+        "issues": _issues(session, Issue.area_id.in_(subtree(area.id)), today),
+    }
 
 
 def stale_form() -> BadRequest:

@@ -49,7 +49,9 @@ def _now() -> dt.datetime:
 @bp.route("/q/<code>", methods=["GET", "POST"])
 def building(code: str) -> Any:
     session = db.session()
-    found = residents.building_for(session, code)
+    found = residents.place_for(session, code)
+    if isinstance(found, Area):
+        return _public(_area_page(found), 200)
     error, status, values = None, 200, {}
     if request.method == "POST":
         values = request.form
@@ -67,9 +69,25 @@ def building(code: str) -> Any:
         "public/building.html", title=card["name"] or _("Building"), card=card, error=error, values=values,
         sent=sent if sent and any(i["id"] == sent for i in card["issues"]) else None,
         form_token=_forms().dumps({"b": found.id, "t": _now().timestamp()}),
-        categories=categories(session), statuses=status_names(), levels=level_names() | {"building": _("Building")},
-        kinds=kind_names(), description_max=residents.DESCRIPTION_MAX,
+        categories=categories(session), statuses=status_names(), levels=_levels(), kinds=kind_names(),
+        description_max=residents.DESCRIPTION_MAX,
     )
+    return _public(html, status)
+
+
+def _area_page(area: Area) -> str:
+    if request.method == "POST":  # nothing is sent to an area's page: its buildings take reports
+        raise residents.stale_form()
+    card = residents.area_card(db.session(), area, county_today(db.session()))
+    return render_template("public/area.html", title=card["name"], card=card, statuses=status_names(),
+                           levels=_levels(), kinds=kind_names())
+
+
+def _levels() -> dict[str, str]:
+    return level_names() | {"building": _("Building")}
+
+
+def _public(html: str, status: int) -> Response:
     response = Response(html, status=status)
     response.headers["X-Robots-Tag"] = "noindex"
     return response

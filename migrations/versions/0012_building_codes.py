@@ -1,4 +1,5 @@
-"""one building, one code: a public code per building (its QR sticker), which phones are
+"""one building, one code: a public code per building (its QR sticker) and per area (its
+notice board), which phones are
 public, where an issue came from (an officer, or a resident at a building's code), and the
 resident reports counted for the rate limit
 
@@ -27,6 +28,9 @@ def upgrade() -> None:
     op.add_column('buildings', sa.Column('public_code', sa.String(16), nullable=False,
                                          server_default=sa.text(CODE)))
     op.create_unique_constraint('buildings_public_code_key', 'buildings', ['public_code'])
+    # A grid's or compound's notice board carries its area's code the same way.
+    op.add_column('areas', sa.Column('public_code', sa.String(16), nullable=False, server_default=sa.text(CODE)))
+    op.create_unique_constraint('areas_public_code_key', 'areas', ['public_code'])
     op.add_column('people', sa.Column('phone_public', sa.Boolean(), nullable=False, server_default='false'))
     op.add_column('issues', sa.Column('source', sa.String(16), nullable=False, server_default='officer'))
     op.create_check_constraint('issue_source_known', 'issues', "source IN ('officer', 'resident')")
@@ -47,5 +51,7 @@ def downgrade() -> None:
     op.drop_constraint('issue_source_known', 'issues')
     op.drop_column('issues', 'source')
     op.drop_column('people', 'phone_public')
+    op.drop_constraint('areas_public_code_key', 'areas')
+    op.drop_column('areas', 'public_code')
     op.drop_constraint('buildings_public_code_key', 'buildings')
     op.drop_column('buildings', 'public_code')

@@ -156,3 +156,18 @@ def test_an_administrator_marks_a_cadres_phone_public_and_the_building_page_show
         "phone": "13800001234", "phone_public": "true", "is_party_member": "true", "version": str(world.cadre.version)})
     assert response.status_code in (302, 303), response.data
     assert 'href="tel:13800001234"' in page_of(app.test_client(), world)
+
+
+def test_a_notice_boards_code_opens_its_area_with_its_buildings_to_report_at(app, session, world):
+    client = app.test_client()
+    response = client.get(f"/q/{world.grid_west.public_code}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "文澜一网格" in page and "本网格包保责任人" in page and "王五" in page
+    assert f'href="/q/{world.building.public_code}#report"' in page
+    assert "张三" not in page  # the building's own cadre is on the building's page
+    # Counties and townships have no board: their code is no public page.
+    assert client.get(f"/q/{world.township.public_code}").status_code == 404
+    # Nothing is posted to an area's page.
+    data = form_of(client, world)
+    assert client.post(f"/q/{world.grid_west.public_code}", data=data).status_code == 400
