@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Gridwalk needs, only those that are missing.
 #   scripts/deps.sh          what `make demo` needs: PostgreSQL 15 + PostGIS 3 (unless
-#                            DATABASE_URL names a server already), python3-venv
-#   scripts/deps.sh test     and what the tests need: PostGIS, Chromium, CJK fonts and GDAL's
-#                            ogrinfo (the OGC API test reads the server as QGIS does)
+#                            DATABASE_URL names a server already), python3-venv, and Pango
+#                            with CJK fonts for the notice boards' PDF
+#   scripts/deps.sh test     and what the tests need: PostGIS, Chromium, GDAL's ogrinfo (the
+#                            OGC API test reads the server as QGIS does) and poppler-utils
+#                            (the notice boards are read back as a printer gets them)
 #   scripts/deps.sh bench    what the import benchmark needs: PostGIS and gdal-bin
 set -euo pipefail
 
 want=()
 [ -z "${DATABASE_URL:-}" ] || [ "${1:-}" = test ] && want+=(postgresql-15 postgresql-15-postgis-3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
-[ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk gdal-bin)
+# Notice boards are PDF made through Pango (WeasyPrint), set in Noto Sans CJK.
+want+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)
+[ "${1:-}" = test ] && want+=(chromium fonts-noto-cjk gdal-bin poppler-utils)
 # The import benchmark measures Gridwalk beside GDAL's ogr2ogr on a local PostGIS.
 [ "${1:-}" = bench ] && want+=(postgresql-15 postgresql-15-postgis-3 gdal-bin)
 

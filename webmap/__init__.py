@@ -89,6 +89,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         api,
         assets,
         auth,
+        boards,
         cli,
         community,
         db,
@@ -121,6 +122,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(community.bp)
     app.register_blueprint(tiles.bp)
     app.register_blueprint(residents.bp)
+    app.register_blueprint(boards.bp)
     cli.init_app(app)
     lacking = assets.missing(app)
     if lacking:

@@ -42,6 +42,7 @@ def _client_texts() -> dict[str, Any]:
         "householdsHeld": _("{n} households"),
         "noAssignments": _("Nobody is assigned yet"),
         "stickers": _("Building QR stickers"),
+        "noticeBoard": _("Notice board (PDF)"),
         "basemapFailed": _("The basemap %(name)s does not load: a wrong key, or its server cannot be reached. "
                            "Choose another under Layers.", name="{name}"),
         "post": _("Post"),
@@ -219,6 +220,7 @@ def index() -> str:
             "loginUrl": url_for("auth.login"),
             "patrolUrl": url_for("fieldwork.patrol", patrol_id=0),
             "stickersUrl": url_for("residents.stickers", area_id=0).replace("/0/", "/{id}/"),
+            "boardUrl": url_for("boards.notice_board", area_id=0).replace("/0/", "/{id}/"),
             # Known at page load, so a report can be written with no network at all.
             "categories": [{"code": c.code, "name": c.name} for c in issues.categories(db.session())],
             "csrf": csrf_token(),

@@ -357,6 +357,7 @@
           " " + area.name),
         assignmentList(area.assignments),
         PRINTED[area.level] && cfg.stickersUrl ? el("p", { class: "gw-area-links" },
+          el("a", { href: fill(cfg.boardUrl, { id: area.id }), text: T.noticeBoard }), " · ",
           el("a", { href: fill(cfg.stickersUrl, { id: area.id }), target: "_blank", text: T.stickers })) : null);
     }
 

@@ -233,6 +233,7 @@ def test_clicking_a_grid_outside_buildings_shows_its_responsible_people(browser,
     assert row["name"] in section.inner_text() and row["who"] in section.inner_text()
     # The grid's officers print its buildings' QR stickers from here.
     assert section.locator("a", has_text="打印楼栋二维码").get_attribute("href") == f"/areas/{row['id']}/stickers"
+    assert section.locator("a", has_text="公示牌").get_attribute("href") == f"/areas/{row['id']}/notice-board.pdf"
     assert page.locator("#gw-panel [data-building-id]").count() == 0
     page.screenshot(path=str(screenshots / "desktop-grid.png"))
     context.close()

@@ -101,3 +101,26 @@ def test_an_officer_prints_a_compounds_sticker_sheet_on_a4(browser, live_server,
     assert pages == math.ceil(b["buildings"] / 12), (pages, b["buildings"])
     (screenshots / "stickers.pdf").write_bytes(pdf)
     context.close()
+
+
+def test_a_demo_grids_notice_board_downloads_from_its_panel_link(browser, live_server, coded_building, tmp_path,
+                                                                  screenshots):
+    import subprocess
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    log_in(page, live_server)
+    with page.expect_download() as download:
+        # What the link in the compound's panel does.
+        page.evaluate(f"() => {{ const a = document.createElement('a');"
+                      f" a.href = '/areas/{coded_building['area_id']}/notice-board.pdf'; document.body.append(a); a.click(); }}")
+    pdf = tmp_path / "board.pdf"
+    download.value.save_as(pdf)
+    assert download.value.suggested_filename.endswith(".pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "网格公示牌" in text and coded_building["compound"] in text and coded_building["person"] in text
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-singlefile", str(pdf), str(screenshots / "notice-board-demo")],
+                   check=True)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Pages:\s+1\n", info), info  # one board, one page
+    context.close()
