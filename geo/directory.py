@@ -7,6 +7,8 @@ writer gets Conflict (409) rather than silently overwriting the first.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -20,10 +22,12 @@ from geo.scope import Scope, mask_phone
 from geo.validate import Fields, storable_id
 
 UNIT_KINDS = ("department", "township", "community", "school", "hospital", "company", "other")
-UNIT_FIELDS = ("name", "kind", "phone", "version")
+UNIT_FIELDS = ("name", "kind", "phone", "webhook_url", "version")
 PERSON_FIELDS = ("name", "unit_id", "title", "phone", "phone_public", "is_party_member", "version")
-USER_FIELDS = ("username", "password", "role", "area_code", "person_id", "active", "version")
+USER_FIELDS = ("username", "password", "role", "area_code", "person_id", "email", "active", "version")
 PAGE_SIZE = 50
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_WEBHOOK = re.compile(r"https?://[^\s]+")
 
 
 _MISSING = {
@@ -119,6 +123,12 @@ def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = N
         unit.kind = fields.choice("kind", UNIT_KINDS, required=True) or unit.kind
     if "phone" in fields:
         unit.phone = fields.phone("phone")
+    if "webhook_url" in fields:
+        url = fields.text("webhook_url", max_length=500)
+        if url and not _WEBHOOK.fullmatch(url):
+            raise BadRequest(N_("a webhook is an http(s) address, such as a WeCom or DingTalk robot's"),
+                             code="bad_webhook")
+        unit.webhook_url = url
     session.add(unit)
     session.flush()
     return unit
@@ -188,6 +198,7 @@ def user_data(user: User) -> dict[str, Any]:
         "role": user.role,
         "area": {"id": user.area.id, "code": user.area.code, "name": user.area.name} if user.area else None,
         "person_id": user.person_id,
+        "email": user.email,
         "active": user.active,
         "locked": bool(user.locked_until and user.locked_until > accounts.now()),
         "version": user.version,
@@ -247,5 +258,10 @@ def save_user(session: Session, scope: Scope, data: Any, user_id: int | None = N
     if "person_id" in fields:
         person_id = fields.integer("person_id")
         user.person_id = get(session, Person, person_id).id if person_id else None
+    if "email" in fields:
+        email = fields.text("email", max_length=254)
+        if email and not _EMAIL.fullmatch(email):
+            raise BadRequest(N_("%(email)s is not an e-mail address"), code="bad_email", email=email[:60])
+        user.email = email
     session.flush()
     return user

@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, case, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from geo import notify
 from geo import photos as photo_files
 from geo.db import county_today
 from geo.directory import check_version, get
@@ -345,6 +346,7 @@ def report(
     session.add(event)
     session.flush()
     _store_photos(session, issue, event, pictures)
+    notify.issue_event(session, event, issue)
     return Report(issue, created=True)
 
 
@@ -507,6 +509,7 @@ def step(
     issue.updated_at = func.now()
     session.flush()
     _store_photos(session, issue, event, pictures)
+    notify.issue_event(session, event, issue)
     return event
 
 

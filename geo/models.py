@@ -156,6 +156,8 @@ class Unit(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32), default="department", server_default="department")
     phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # A group robot (WeCom, DingTalk) told of the unit's issues (geo.notify).
+    webhook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}
@@ -262,6 +264,7 @@ class Patrol(Timestamped, Base):
 
 
 ISSUE_SOURCES = ("officer", "resident")
+NOTIFICATION_KINDS = ("routed", "referred", "due", "overdue", "wish_claimed", "wish_overdue", "digest")
 
 
 class Issue(Timestamped, Base):
@@ -455,6 +458,8 @@ class User(Timestamped, Base):
     role: Mapped[str] = mapped_column(String(16))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Where the user's notifications and daily digest are mailed (geo.notify); "" for none.
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The last try that counted: the count starts afresh after a quiet LOCKOUT period.
@@ -587,3 +592,51 @@ class ResidentReport(Base):
     sender: Mapped[str] = mapped_column(String(32))
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Notification(Base):
+    """What a user is told (geo.notify): the bell's list. `key` names what it is about and
+    is unique per user, so nobody is told the same thing twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key", name="notification_once_per_user"),
+        CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="notification_kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
+    wish_id: Mapped[int | None] = mapped_column(ForeignKey("wishes.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """A notification on its way out by e-mail or webhook (geo.notify.send): queued with what
+    it tells of, taken by one sender at a time, sent once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("key", "channel", name="delivery_once"),
+        CheckConstraint(_in("channel", ("email", "webhook")), name="delivery_channel_known"),
+        CheckConstraint(_in("status", ("pending", "sent", "failed")), name="delivery_status_known"),
+        Index("ix_deliveries_pending", "next_at", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160))
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from geo import notify
 from geo.errors import N_, BadRequest, NotFound, TooManyRequests
 from geo.geometry import to_geometry
 from geo.issues import OPEN, active_category, categories
@@ -170,13 +171,14 @@ def report(session: Session, building: Building, body: Any, *, sender: str, now:
                   area_id=routing.area_id, unit_id=routing.unit_id)
     session.add(issue)
     session.flush()
-    session.add(IssueEvent(
+    event = IssueEvent(
         issue_id=issue.id, kind="reported", unit_id=routing.unit_id, note=description, geom=issue.geom,
         data={"source": "resident", "routing": {"building_id": building.id, "area_ids": routing.area_ids,
                                                 "unit_id": routing.unit_id, "person_ids": routing.person_ids}},
-    ))
-    session.add(ResidentReport(sender=sender, building_id=building.id, at=now))
+    )
+    session.add_all([event, ResidentReport(sender=sender, building_id=building.id, at=now)])
     session.flush()
+    notify.issue_event(session, event, issue)
     return issue
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from geo import notify
 from geo import photos as photo_files
 from geo.accountability import hours, person_in_scope
 from geo.db import county_today
@@ -277,6 +278,8 @@ def wish_step(session: Session, scope: Scope, wish_id: int, step: str, body: Any
     if target is not None:
         wish.status = target
     session.flush()
+    if step == "claim":
+        notify.wish_claimed(session, wish)
     return wish
 
 

@@ -39,6 +39,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Where residents reach this server (a building sticker's QR code leads there); by
         # default the address a request came in on.
         PUBLIC_URL=os.environ.get("GRIDWALK_PUBLIC_URL", ""),
+        # Notifications by e-mail (geo.notify; `gridwalk notify run` sends them) and by
+        # webhook, each body signed with WEBHOOK_SECRET (X-Gridwalk-Signature).
+        SMTP_HOST=os.environ.get("SMTP_HOST", ""),
+        SMTP_PORT=os.environ.get("SMTP_PORT", "25"),
+        SMTP_FROM=os.environ.get("SMTP_FROM", ""),
+        SMTP_USER=os.environ.get("SMTP_USER", ""),
+        SMTP_PASSWORD=os.environ.get("SMTP_PASSWORD", ""),
+        SMTP_TLS=os.environ.get("SMTP_TLS", ""),
+        WEBHOOK_SECRET=os.environ.get("WEBHOOK_SECRET", ""),
         TILE_ATTRIBUTION=os.environ.get("TILE_ATTRIBUTION", ""),
         # What {s} in TILE_URL stands for, one letter or digit each (Tianditu: 01234567).
         TILE_SUBDOMAINS=os.environ.get("TILE_SUBDOMAINS", "abc"),
@@ -97,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         fieldwork,
         i18n,
         mapview,
+        notifications,
         ogc,
         open311,
         residents,
@@ -123,6 +133,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(tiles.bp)
     app.register_blueprint(residents.bp)
     app.register_blueprint(boards.bp)
+    app.register_blueprint(notifications.bp)
     cli.init_app(app)
     lacking = assets.missing(app)
     if lacking:

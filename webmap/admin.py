@@ -126,6 +126,8 @@ def _user_fields(user: User | None) -> list[dict[str, Any]]:
               help=_("The code of the area the user works in (empty for the whole county).")),
         field("password", _("New password") if user else _("Password"), "password", required=user is None,
               max=1024, help=_("At least 8 characters.") if user is None else _("Leave empty to keep it.")),
+        field("email", _("E-mail"), "email", user.email if user else "", max=254,
+              help=_("Notifications and the daily digest are mailed here.")),
     ]
     if user is not None:
         fields += [
@@ -182,6 +184,8 @@ def _unit_fields(unit: Unit | None) -> list[dict[str, Any]]:
         field("kind", _("Kind"), "select", unit.kind if unit else "department",
               choices=[(k, unit_kind_names()[k]) for k in directory.UNIT_KINDS]),
         field("phone", _("Phone"), "tel", unit.phone if unit else "", max=32),
+        field("webhook_url", _("Group robot webhook"), "url", unit.webhook_url if unit else "", max=500,
+              help=_("A WeCom or DingTalk group robot's address: the unit's new, referred and overdue issues are posted there.")),
     ]
     if unit is not None:
         fields.append(field("version", "", "hidden", unit.version))

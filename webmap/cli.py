@@ -3,22 +3,24 @@ server (`gridwalk run --port P`), the database, demo, import, user and token com
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from flask.cli import run_command as flask_run
 from flask_babel import gettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo import accounts, audit, county_archive, demo, directory, households, imports, sheets
+from geo import accounts, audit, county_archive, demo, directory, households, imports, notify, sheets
 from geo.errors import GridwalkError
 from geo.models import AREA_LEVELS, ROLES
 from geo.scope import Scope
@@ -51,7 +53,7 @@ main.add_command(serve_command)
 
 def init_app(app: Flask) -> None:
     for command in (db_group, demo_command, import_group, export_group, households_group, users_group,
-                    tokens_group):
+                    tokens_group, notify_group):
         app.cli.add_command(command)
 
 
@@ -502,3 +504,37 @@ def tokens_revoke(token_id: int) -> None:
         _fail(error)
     session.commit()
     click.echo(f"revoked token {token_id}")
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+@click.group("notify")
+def notify_group() -> None:
+    """Notifications: deadlines, wishes, the daily digest, and sending e-mail and webhooks."""
+
+
+@notify_group.command("run")
+@click.option("--every", type=click.IntRange(0, 86400), default=0,
+              help="Run again every this many seconds (0: once, for cron).")
+@click.option("--send-only", is_flag=True, help="Only send what is queued.")
+@with_appcontext
+def notify_run(every: int, send_only: bool) -> None:
+    """Tell of deadlines near and passed, wishes claimed and overdue and (from 07:00) the
+    day's digest, then send the queued e-mails and webhooks. Any number may run at once:
+    nobody is told anything twice, and no delivery goes out twice."""
+    channels = notify.Channels.from_config(current_app.config)
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    while True:
+        session = _session()
+        if not send_only:
+            now = dt.datetime.now(zone)
+            told = notify.scan(session, now.date(), now)
+            session.commit()
+            click.echo("told: " + ", ".join(f"{k} {v}" for k, v in told.items()))
+        sent = notify.send(session, channels)
+        session.close()
+        click.echo(f"sent {sent['sent']}, failed {sent['failed']}")
+        if not every:
+            return
+        time.sleep(every)

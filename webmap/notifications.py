@@ -1,0 +1,43 @@
+"""The bell: /notifications lists what the user was told (geo.notify), newest first, and
+marks it read; every page's bar shows how many are unread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from geo import notify
+from webmap import db
+from webmap.auth import login_required
+
+bp = Blueprint("notifications", __name__)
+
+
+@bp.get("/notifications")
+@login_required
+def index() -> str:
+    return render_template("notifications.html", title=_("Notifications"),
+                           notifications=notify.listing(db.session(), g.user.id))
+
+
+@bp.post("/notifications/read")
+@login_required
+def read() -> Any:
+    """Mark one (`id`) or all of the user's notifications read; an issue's opens it on the map."""
+    one = request.form.get("id", type=int)
+    notify.mark_read(db.session(), g.user.id, [one] if one else None)
+    issue = request.form.get("issue_id", type=int)
+    if issue:
+        return redirect(url_for("map.index") + f"#issue={issue}", code=303)
+    return redirect(url_for("notifications.index"), code=303)
+
+
+@bp.app_context_processor
+def unread() -> dict[str, Any]:
+    """The bar's count, for a logged-in user's pages (one indexed count)."""
+    user = g.get("user")
+    if user is None:
+        return {"unread_notifications": 0}
+    return {"unread_notifications": notify.unread(db.session(), user.id)}
