@@ -35,7 +35,11 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 def live_server(demo_url: str) -> Iterator[str]:
     from webmap import create_app
 
-    app = create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "browser-test"})
+    yield from serving(create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "browser-test"}))
+
+
+def serving(app: Any) -> Iterator[str]:
+    """The app served on a free local port for as long as the generator runs; its URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -18,7 +18,6 @@ import shapely
 from PIL import Image
 from shapely import wkt
 from sqlalchemy import create_engine, text
-from werkzeug.serving import make_server
 
 from geo.geometry import web_mercator_to_wgs84_xy, wgs84_to_gcj02, wgs84_to_gcj02_xy
 from tests.webmap.test_browser import (  # noqa: F401 (fixtures)
@@ -28,6 +27,7 @@ from tests.webmap.test_browser import (  # noqa: F401 (fixtures)
     issues_described,
     log_in,
     screenshots,
+    serving,
     tap_at,
 )
 
@@ -99,16 +99,9 @@ def basemap_server(demo_url: str, gcj_tiles: str) -> Iterator[str]:
     cannot reach."""
     from webmap import create_app
 
-    app = create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "basemap-test", "BASEMAPS": "custom,osm",
-                      "TILE_URL": gcj_tiles + "/{z}/{x}/{y}.png", "TILE_DATUM": "gcj02",
-                      "TILE_ATTRIBUTION": "测试底图"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    app.extensions["gridwalk.sessions"].kw["bind"].dispose()
+    yield from serving(create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "basemap-test", "BASEMAPS": "custom,osm",
+                                   "TILE_URL": gcj_tiles + "/{z}/{x}/{y}.png", "TILE_DATUM": "gcj02",
+                                   "TILE_ATTRIBUTION": "测试底图"}))
 
 
 def pixels(page: Any) -> np.ndarray:
