@@ -8,6 +8,7 @@ writer gets Conflict (409) rather than silently overwriting the first.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from typing import Any
 
@@ -28,6 +29,17 @@ USER_FIELDS = ("username", "password", "role", "area_code", "person_id", "email"
 PAGE_SIZE = 50
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _WEBHOOK = re.compile(r"https?://[^\s]+")
+
+
+def _webhook_ok(url: str) -> bool:
+    if not _WEBHOOK.fullmatch(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 _MISSING = {
@@ -125,7 +137,7 @@ def save_unit(session: Session, scope: Scope, data: Any, unit_id: int | None = N
         unit.phone = fields.phone("phone")
     if "webhook_url" in fields:
         url = fields.text("webhook_url", max_length=500)
-        if url and not _WEBHOOK.fullmatch(url):
+        if url and not _webhook_ok(url):
             raise BadRequest(N_("a webhook is an http(s) address, such as a WeCom or DingTalk robot's"),
                              code="bad_webhook")
         unit.webhook_url = url

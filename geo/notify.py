@@ -40,6 +40,7 @@ from geo.responsibility import current
 
 KINDS = NOTIFICATION_KINDS
 DUE_DAYS = 1  # "nears its deadline": the day before
+OVERDUE_TOLD_DAYS = 7
 ATTEMPTS = 5
 SENT_BATCH = 50
 
@@ -158,8 +159,11 @@ def scan(session: Session, today: dt.date, now: dt.datetime, digest_hour: int = 
     `digest_hour` on) each cadre's digest of the day. Run again, it tells nothing twice."""
     counts = dict.fromkeys(("due", "overdue", "wish_claimed", "wish_overdue", "digest"), 0)
     working = ("reported", "meeting", "referred")
-    for issue in session.scalars(select(Issue).where(Issue.status.in_(working), Issue.deadline.is_not(None),
-                                                     Issue.deadline <= today + dt.timedelta(days=DUE_DAYS))):
+    for issue in session.scalars(select(Issue).where(
+            Issue.status.in_(working), Issue.deadline.is_not(None),
+            # Deadlines older than a week are in the digest's count, not told one by one (a first
+            # run on an old county would otherwise post every issue ever overdue).
+            Issue.deadline.between(today - dt.timedelta(days=OVERDUE_TOLD_DAYS), today + dt.timedelta(days=DUE_DAYS)))):
         kind = "overdue" if issue.deadline < today else "due"
         users, unit_ids = _holders(session, issue)
         where = _place(session, issue)
@@ -259,7 +263,7 @@ def send(session: Session, channels: Channels, limit: int = SENT_BATCH) -> dict[
                 _email(channels, delivery)
             else:
                 _webhook(channels, delivery)
-        except (OSError, smtplib.SMTPException, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 (any failure of one delivery is that delivery's)
             delivery.attempts += 1
             delivery.error = str(error)[:500]
             delivery.status = "failed" if delivery.attempts >= ATTEMPTS else "pending"
@@ -281,12 +285,18 @@ def _email(channels: Channels, delivery: Delivery) -> None:
     message["Subject"] = delivery.subject
     message["Message-ID"] = f"<delivery-{delivery.id}-{delivery.key}@gridwalk>".replace(":", ".")
     message.set_content(delivery.body)
-    with smtplib.SMTP(channels.smtp_host, channels.smtp_port, timeout=channels.timeout) as smtp:
+    smtp = smtplib.SMTP(channels.smtp_host, channels.smtp_port, timeout=channels.timeout)
+    try:
         if channels.smtp_tls:
             smtp.starttls()
         if channels.smtp_user:
             smtp.login(channels.smtp_user, channels.smtp_password)
         smtp.send_message(message)
+    finally:
+        try:
+            smtp.quit()  # the message is accepted already: a failed goodbye does not send it again
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ class Limits:
     per_sender_hour: int = 3
     per_sender_day: int = 10
     per_building_day: int = 20
+    per_area_hour: int = 30  # reports from the buildings of one compound or grid
     min_seconds: float = 3.0  # a form sent sooner was not filled in by a person
     max_age: dt.timedelta = dt.timedelta(hours=12)
 
@@ -139,6 +141,20 @@ def stale_form() -> BadRequest:
                       code="stale_form")
 
 
+def sender_network(address: str) -> str:
+    """Whom the limits count as one sender: an IPv4 address, or an IPv6 /64 (one home's or
+    one phone's network: any host in it would otherwise be a new sender)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def sender_key(secret: str, address: str) -> str:
     """Who sent a report, as far as counting needs: the same address gives the same key
     under this app's secret, and the key gives back no address."""
@@ -146,9 +162,10 @@ def sender_key(secret: str, address: str) -> str:
 
 
 def report(session: Session, building: Building, body: Any, *, sender: str, now: dt.datetime,
-           opened_at: dt.datetime, limits: Limits = LIMITS) -> Issue:
+           opened_at: dt.datetime, limits: Limits | None = None) -> Issue:
     """File a resident's report at the building. `opened_at` is when the signed form was
     made (the caller checked its signature); everything refused is refused before a write."""
+    limits = limits or LIMITS
     fields = Fields(body, ("category", "description", "website"))
     if fields.text("website", max_length=200):
         raise BadRequest(N_("this report could not be accepted"), code="refused")  # a bot filled the trap
@@ -194,8 +211,14 @@ def _check_limits(session: Session, building: Building, sender: str, now: dt.dat
     if sent[0] >= limits.per_sender_hour or sent[1] >= limits.per_sender_day:
         raise TooManyRequests(N_("you have sent several reports already: thank you. Please wait an hour, "
                                  "or call the numbers above"), code="rate_limited")
+    # Per building, and per area in an hour (an area's page lists its buildings' codes), the
+    # counts taken under the area's lock, so senders at once cannot pass them together.
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"resident-area:{building.area_id}"))))
     here = session.scalar(select(func.count()).where(ResidentReport.building_id == building.id,
                                                      ResidentReport.at >= day))
-    if here >= limits.per_building_day:
+    around = session.scalar(select(func.count()).select_from(ResidentReport).join(
+        Building, Building.id == ResidentReport.building_id).where(
+        Building.area_id == building.area_id, ResidentReport.at >= now - dt.timedelta(hours=1)))
+    if here >= limits.per_building_day or around >= limits.per_area_hour:
         raise TooManyRequests(N_("many reports came from this building today: the community has been told. "
                                  "Please call the numbers above"), code="building_rate_limited")

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from geo import notify
 from webmap import db
@@ -37,7 +38,11 @@ def read() -> Any:
 @bp.app_context_processor
 def unread() -> dict[str, Any]:
     """The bar's count, for a logged-in user's pages (one indexed count)."""
-    user = g.get("user")
-    if user is None:
+    user, session = g.get("user"), g.get("db")
+    # An error page after a failed write has a session that can no longer query: no count there.
+    if user is None or session is None or not session.is_active:
         return {"unread_notifications": 0}
-    return {"unread_notifications": notify.unread(db.session(), user.id)}
+    try:
+        return {"unread_notifications": notify.unread(session, user.id)}
+    except SQLAlchemyError:
+        return {"unread_notifications": 0}

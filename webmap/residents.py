@@ -106,7 +106,7 @@ def _opened(building: Building) -> dt.datetime:
 
 
 def _sender() -> str:
-    return residents.sender_key(current_app.config["SECRET_KEY"], request.remote_addr or "")
+    return residents.sender_key(current_app.config["SECRET_KEY"], residents.sender_network(request.remote_addr or ""))
 
 
 def qr_svg(code: str, scale: int = 4) -> Markup:

@@ -241,3 +241,39 @@ def test_two_sender_processes_at_once_deliver_each_exactly_once(committed_queue,
     # Every delivery was sent by one of the two, and counted once.
     sent = [int(out.split("sent ")[1].split(",")[0]) for out, _ in outputs]
     assert sum(sent) == 40, outputs
+
+
+def test_a_robot_that_answers_nonsense_fails_alone_and_the_next_delivery_still_goes(app, session, world,
+                                                                                    cadre_login, smtp):
+    import socket
+
+    inbox, port = smtp
+    garbage = socket.socket()
+    garbage.bind(("127.0.0.1", 0))
+    garbage.listen()
+
+    def answer_nonsense() -> None:
+        conn, _ = garbage.accept()
+        conn.recv(65536)
+        conn.sendall(b"NONSENSE\r\n\r\n")
+        conn.close()
+
+    thread = threading.Thread(target=answer_nonsense, daemon=True)
+    thread.start()
+    world.unit.webhook_url = f"http://127.0.0.1:{garbage.getsockname()[1]}/robot"
+    session.flush()
+    before = len(inbox.messages)
+    report_at_the_building(app)
+    channels = notify.Channels(smtp_host="127.0.0.1", smtp_port=port)
+    assert notify.send(session, channels) == {"sent": 1, "failed": 1}
+    assert len(inbox.messages) == before + 1
+    thread.join(5)
+    garbage.close()
+
+
+def test_a_webhook_address_that_cannot_work_is_refused_when_saved(app, world, role_users):
+    admin = client_as(app, "admin")
+    for url in ("ftp://robot.example/x", "http://robot.example:80x/send", "http:///send"):
+        answer = admin.patch(f"/api/v1/units/{world.unit.id}", json={"webhook_url": url, "version": world.unit.version})
+        assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "bad_webhook", url
+

@@ -171,3 +171,31 @@ def test_a_notice_boards_code_opens_its_area_with_its_buildings_to_report_at(app
     # Nothing is posted to an area's page.
     data = form_of(client, world)
     assert client.post(f"/q/{world.grid_west.public_code}", data=data).status_code == 400
+
+
+
+def test_one_ipv6_network_is_one_sender_however_many_addresses_it_uses():
+    from geo.residents import sender_network
+
+    assert sender_network("2408:8207:1:2::aaaa") == sender_network("2408:8207:1:2:ffff::1") == "2408:8207:1:2::/64"
+    assert sender_network("2408:8207:1:3::1") != sender_network("2408:8207:1:2::1")
+    assert sender_network("::ffff:10.1.2.3") == sender_network("10.1.2.3") == "10.1.2.3"
+
+
+def test_the_buildings_of_one_compound_take_at_most_so_many_reports_an_hour(app, session, world):
+    import dataclasses
+
+    from geo import residents
+
+    app.config["TESTING"] = True
+    small = dataclasses.replace(residents.LIMITS, per_area_hour=2)
+    original, residents.LIMITS = residents.LIMITS, small
+    try:
+        answers = []
+        for n in range(3):
+            resident = app.test_client()
+            answers.append(resident.post(f"/q/{world.building.public_code}", data=form_of(resident, world),
+                                         environ_base={"REMOTE_ADDR": f"10.9.0.{n + 1}"}).status_code)
+    finally:
+        residents.LIMITS = original
+    assert answers == [303, 303, 429]
