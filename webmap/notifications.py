@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +33,13 @@ def read() -> Any:
     if issue:
         return redirect(url_for("map.index") + f"#issue={issue}", code=303)
     return redirect(url_for("notifications.index"), code=303)
+
+
+@bp.get("/notifications/unread")
+@login_required
+def unread_count() -> Any:
+    """The bar's count, asked again by a page left open (gridwalk-page.js)."""
+    return jsonify(unread=notify.unread(db.session(), g.user.id))
 
 
 @bp.app_context_processor

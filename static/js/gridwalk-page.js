@@ -41,9 +41,32 @@
     });
   });
 
+  // The bell's unread count, asked again every minute while the page is in sight (a map
+  // stays open all day); a failed ask leaves the last count.
+  function keepCountingUnread(bar) {
+    var url = bar.dataset.unreadUrl;
+    if (!url) return;
+    function show(n) {
+      bar.querySelectorAll(".gw-bell-count").forEach(function (badge) {
+        badge.textContent = n < 100 ? String(n) : "99+";
+        badge.hidden = !n;
+      });
+    }
+    function ask() {
+      if (document.hidden || !navigator.onLine) return;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data && typeof data.unread === "number") show(data.unread); })
+        .catch(function () { /* offline: the count waits */ });
+    }
+    setInterval(ask, 60000);
+    document.addEventListener("visibilitychange", ask);
+  }
+
   function start() {
     document.documentElement.classList.add("gw-js");
     document.querySelectorAll(".gw-bar").forEach(setUpMenu);
+    document.querySelectorAll(".gw-bar").forEach(keepCountingUnread);
     openWideFolds();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -115,10 +115,13 @@ def test_a_report_tells_the_cadres_it_went_to_and_the_bell_counts_it(app, sessio
     assert (mail.channel, mail.target, mail.status) == ("email", "zhangsan@example.cn", "pending")
     page = client_as(app, "grid", api=False)
     bar = page.get("/notifications").get_data(as_text=True)
-    assert 'class="gw-bell-count">1<' in bar and "新问题：安全隐患（贡水花园1栋）" in bar
+    # On the bell and on the menu button (a phone's folded menu), and asked again by the page.
+    assert bar.count('class="gw-bell-count">1<') == 2 and "新问题：安全隐患（贡水花园1栋）" in bar
+    assert page.get("/notifications/unread").get_json() == {"unread": 1}
     read = page.post("/notifications/read", data={"csrf_token": page.csrf, "id": told.id, "issue_id": issue_id})
     assert read.status_code == 303 and read.headers["Location"].endswith(f"#issue={issue_id}")
-    assert "gw-bell-count" not in page.get("/notifications").get_data(as_text=True)
+    assert 'class="gw-bell-count" hidden>0<' in page.get("/notifications").get_data(as_text=True)
+    assert page.get("/notifications/unread").get_json() == {"unread": 0}
 
 
 def test_a_referral_tells_the_new_unit_and_posts_to_its_robot(app, session, world, role_users):
