@@ -13,6 +13,7 @@ from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func
 
 from geo.errors import N_, InvalidGeometry
 
@@ -171,6 +172,11 @@ def lonlat_point(lon: float, lat: float) -> Point:
 
 
 # --- to and from the database -------------------------------------------------------------
+
+
+def sql_point(lon: Any, lat: Any) -> Any:
+    """A WGS 84 point in SQL, from numbers or from columns (the one way queries make one)."""
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
 
 
 def to_element(geom: BaseGeometry) -> WKBElement:

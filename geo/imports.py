@@ -454,7 +454,7 @@ def _areas_at(session: Session, shapes: Sequence[BaseGeometry], levels: Sequence
         .table_valued("x", "y", with_ordinality="n")
         .render_derived()
     )
-    point = func.ST_SetSRID(func.ST_MakePoint(staged.c.x, staged.c.y), geometry.SRID)
+    point = geometry.sql_point(staged.c.x, staged.c.y)
     covering = select(Area.id).where(func.ST_Covers(Area.geom, point), Area.level.in_(levels))
     # Of overlapping areas, the innermost level, then the smallest, wins.
     innermost = (

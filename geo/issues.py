@@ -26,7 +26,7 @@ from geo import photos as photo_files
 from geo.db import county_today
 from geo.directory import check_version, get
 from geo.errors import N_, BadRequest, Conflict, Forbidden, NotFound
-from geo.geometry import SRID, lonlat_point, to_element, to_geometry
+from geo.geometry import SRID, lonlat_point, sql_point, to_element, to_geometry
 from geo.models import (
     ISSUE_STATUSES,
     Area,
@@ -291,7 +291,7 @@ def _step_point(session: Session, fields: Fields) -> Any:
     if "lon" not in fields and "lat" not in fields:
         return None
     lon, lat = _point(fields)
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    point = sql_point(lon, lat)
     if not session.scalar(select(func.count()).where(Area.level == "county",
                                                       func.ST_DWithin(Area.geom, point, STEP_POINT_SLACK))):
         raise BadRequest(N_("this place is outside the county's mapped areas"), code="outside_county")
@@ -359,7 +359,7 @@ def _check_patrol(session: Session, scope: Scope, patrol_id: int, lon: float, la
         raise NotFound(N_("no patrol with id %(id)s"), id=patrol_id)
     if patrol.ended_at is not None:
         raise Conflict(N_("that patrol has ended"), code="patrol_ended")
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    point = sql_point(lon, lat)
     near = session.scalar(
         select(func.ST_DWithin(cast(Area.geom, Geography(srid=SRID)), cast(point, Geography(srid=SRID)),
                                NEAR_PATROL_METRES)).where(Area.id == patrol.area_id)
@@ -404,7 +404,7 @@ def nearby(session: Session, scope: Scope, lon: float, lat: float, category: str
            metres: float = 50) -> list[dict[str, Any]]:
     """Open issues (of the category, if given) within `metres`: "is it one of these?"."""
     lonlat_point(lon, lat)
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    point = sql_point(lon, lat)
     metres_away = func.ST_Distance(cast(Issue.geom, Geography(srid=SRID)), cast(point, Geography(srid=SRID)))
     stmt = (
         select(Issue.id, Issue.category, Issue.status, Issue.description, Issue.reported_at, metres_away.label("d"))

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from geo import notify
 from geo.errors import N_, BadRequest, NotFound, TooManyRequests
-from geo.geometry import to_geometry
+from geo.geometry import sql_point, to_geometry
 from geo.issues import OPEN, active_category, categories
 from geo.models import Area, Building, Issue, IssueEvent, ResidentReport
 from geo.responsibility import area_path, assignments_for
@@ -184,7 +184,7 @@ def report(session: Session, building: Building, body: Any, *, sender: str, now:
     point = to_geometry(session.scalar(select(func.ST_PointOnSurface(Building.geom)).where(Building.id == building.id)))
     routing = route(session, point.x, point.y)
     issue = Issue(category=category.code, description=description, status="reported", source="resident",
-                  geom=func.ST_SetSRID(func.ST_MakePoint(point.x, point.y), 4326), building_id=building.id,
+                  geom=sql_point(point.x, point.y), building_id=building.id,
                   area_id=routing.area_id, unit_id=routing.unit_id)
     session.add(issue)
     session.flush()

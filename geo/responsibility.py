@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from geo.errors import N_, NotFound
-from geo.geometry import SRID, lonlat_point, to_geojson, to_geometry
+from geo.geometry import lonlat_point, sql_point, to_geojson, to_geometry
 from geo.models import (
     AREA_DEPTH,
     AREA_LEVELS,
@@ -38,7 +38,7 @@ COVERAGE_WINDOW_DAYS = 30
 
 def _point(lon: float, lat: float) -> Any:
     lonlat_point(lon, lat)
-    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    return sql_point(lon, lat)
 
 
 def current(today: dt.date | None = None) -> Any:

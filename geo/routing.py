@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from geo.errors import N_, BadRequest
-from geo.geometry import SRID
+from geo.geometry import sql_point
 from geo.models import AREA_DEPTH, Area, Assignment, Building
 from geo.responsibility import area_path, current
 
@@ -33,7 +33,7 @@ class Routing:
 def route(session: Session, lon: float, lat: float) -> Routing:
     """Whom a problem at (lon, lat) goes to. Routing does not depend on who reports it.
     Four small indexed queries, reading ids only (no geometry comes back)."""
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    point = sql_point(lon, lat)
     building = session.execute(
         select(Building.id, Building.area_id)
         .where(func.ST_Covers(Building.geom, point), Building.area_id.is_not(None))
