@@ -26,6 +26,7 @@ from tests.webmap.test_browser import (  # noqa: F401 (fixtures)
     grid_building,
     issues_described,
     log_in,
+    phone_at,
     screenshots,
     serving,
     tap_at,
@@ -137,12 +138,7 @@ def test_the_map_agrees_with_the_server_on_gcj02_to_the_millimetre(browser, base
 def test_on_a_gcj02_basemap_the_building_sits_on_its_footprint_and_a_tap_finds_it(
         browser, basemap_server, demo_url, grid_building, screenshots):
     b = grid_building
-    context = browser.new_context(**PHONE, locale="zh-CN", permissions=["geolocation"],
-                                  geolocation={"longitude": b["lon"], "latitude": b["lat"]})
-    page = context.new_page()
-    log_in(page, basemap_server, "grid")
-    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
-    page.wait_for_load_state("networkidle")
+    context, page = phone_at(browser, basemap_server, b)  # GPS at the building's true position
     assert page.evaluate("Gridwalk.map.options.crs.code") == "GCJ02"
     # The basemap alone: the red footprint is where the map puts the building's true position.
     page.evaluate("for (const k of ['communities', 'grids', 'compounds', 'buildings', 'issues'])"
