@@ -200,6 +200,20 @@ def building_card(session: Session, building_id: int, scope: Scope) -> dict[str,
     return _building_data(session, building, chain, cards, on_building)
 
 
+def building_cards(session: Session, buildings: Sequence[Building], scope: Scope) -> list[dict[str, Any]]:
+    """building_card for each of these buildings (already read through the scope), with
+    each area's chain read once."""
+    chains: dict[int | None, Chain] = {}
+    out = []
+    for building in buildings:
+        if building.area_id not in chains:
+            chains[building.area_id] = area_chain(session, building.area_id, scope) if building.area_id else []
+        chain = chains[building.area_id]
+        cards, on_building = _area_cards(session, chain, building.id)
+        out.append(_building_data(session, building, chain, cards, on_building))
+    return out
+
+
 def _building_data(session: Session, building: Building, chain: Chain, areas: list[dict[str, Any]],
                    assignments: list[Assignment]) -> dict[str, Any]:
     # Phones show where the building's own area is in the user's scope (its chain's first).

@@ -1,12 +1,16 @@
 /* Gridwalk's service worker: once an officer has opened the map with a network, it opens
  * again without one (a basement, a dead spot), so the offline queue of reports and visits
  * can be seen and added to. It keeps only the map page and our static files — never API
- * answers, which hold residents' personal data. Logging out (any visit to the login page,
- * or the map answering with a redirect to it) forgets the kept page. */
+ * answers, which hold residents' personal data: an area kept for offline use is the page's
+ * own (gridwalk-offline.js, in IndexedDB), and only its basemap tiles are answered from
+ * here when the network fails. Logging out (any visit to the login page, or the map
+ * answering with a redirect to it) forgets the kept page and the offline copy. */
 "use strict";
 
 var PAGES = "gridwalk-pages-v1";
 var ASSETS = "gridwalk-assets-v1";
+var OFFLINE_TILES = "gridwalk-offline-tiles";  // filled by gridwalk-offline.js
+var OFFLINE_DB = "gridwalk-offline";
 // With one bar of signal the page may never come: after this long the kept one opens.
 var PAGE_WAIT_MS = 6000;
 
@@ -15,7 +19,7 @@ self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) {
   // Caches of an older worker go.
   event.waitUntil(caches.keys().then(function (names) {
-    return Promise.all(names.filter(function (n) { return n.indexOf("gridwalk-") === 0 && n !== PAGES && n !== ASSETS; })
+    return Promise.all(names.filter(function (n) { return n.indexOf("gridwalk-") === 0 && [PAGES, ASSETS, OFFLINE_TILES].indexOf(n) < 0; })
       .map(function (n) { return caches.delete(n); }));
   }).then(function () { return self.clients.claim(); }));
 });
@@ -24,15 +28,36 @@ self.addEventListener("fetch", function (event) {
   var request = event.request;
   if (request.method !== "GET") return;
   var url = new URL(request.url);
-  if (url.origin !== self.location.origin) return;  // basemap tiles: the browser's business
+  if (request.destination === "image" && url.pathname.indexOf("/static/") !== 0) {
+    // A basemap tile (the provider's, or the county's own file): the network, else the
+    // one kept for offline use, if any.
+    event.respondWith(fetch(request).catch(function () {
+      return caches.open(OFFLINE_TILES).then(function (cache) { return cache.match(request.url); })
+        .then(function (kept) { return kept || Response.error(); });
+    }));
+    return;
+  }
+  if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === "/") {
     event.respondWith(mapPage(event));
   } else if (request.mode === "navigate" && url.pathname === "/login") {
-    event.waitUntil(caches.delete(PAGES));
+    event.waitUntil(loggedOut());
   } else if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(staticFile(event).catch(function () { return fetch(request); }));
   }
 });
+
+// What this login kept on the phone goes with it: the map page and the offline copy.
+function loggedOut() {
+  return Promise.all([
+    caches.delete(PAGES),
+    caches.delete(OFFLINE_TILES),
+    new Promise(function (resolve) {
+      var request = indexedDB.deleteDatabase(OFFLINE_DB);
+      request.onsuccess = request.onerror = request.onblocked = function () { resolve(); };
+    }),
+  ]).catch(function () {});
+}
 
 // The first open of the map, before this worker served it: the page asks for itself and
 // what it loaded to be kept, so that the very next open works without a network.
@@ -63,7 +88,7 @@ function mapPage(event) {
       var copy = response.clone();
       event.waitUntil(caches.open(PAGES).then(function (cache) { return cache.put("/", copy); }).catch(function () {}));
     } else if (response.type === "opaqueredirect") {
-      event.waitUntil(caches.delete(PAGES));  // sent to the login page: this login is over
+      event.waitUntil(loggedOut());  // sent to the login page: this login is over
     }
     return response;
   });

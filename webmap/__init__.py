@@ -65,6 +65,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # X-Forwarded-Proto are then believed, so a failed login is counted against the
         # officer's address, not the proxy's. 0: the app faces the network itself.
         PROXIES=int(os.environ.get("GRIDWALK_PROXIES") or 0),
+        # The offline map (geo.offline): how long a phone keeps a copy of an area, and the
+        # largest area it takes.
+        OFFLINE_DAYS=int(os.environ.get("GRIDWALK_OFFLINE_DAYS") or 7),
+        OFFLINE_MAX_BUILDINGS=int(os.environ.get("GRIDWALK_OFFLINE_MAX_BUILDINGS") or 3000),
     )
     app.config.update(
         # Text answers compressed (zstd, brotli or gzip, as the client accepts), pages too: their

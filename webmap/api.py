@@ -23,6 +23,7 @@ from geo import (
     coverage,
     directory,
     features,
+    offline,
     patrols,
     responsibility,
     visits,
@@ -131,6 +132,26 @@ def area(area_id: int) -> Any:
 @bp.get("/areas/<int:area_id>/people")
 def area_people(area_id: int) -> Any:
     return jsonify(assignments.people_in(db.read_session(), scope(), area_id))
+
+
+# The offline map: what a copy of an area would weigh, then the copy (geo.offline).
+
+
+def _offline_limits() -> offline.Limits:
+    config = current_app.config
+    return offline.Limits(buildings=config["OFFLINE_MAX_BUILDINGS"], days=config["OFFLINE_DAYS"])
+
+
+@bp.get("/offline/<int:area_id>")
+def offline_plan(area_id: int) -> Any:
+    return jsonify(offline.plan(db.read_session(), scope(), area_id, _offline_limits()))
+
+
+@bp.get("/offline/<int:area_id>/copy")
+def offline_copy(area_id: int) -> Any:
+    response = jsonify(offline.copy(db.read_session(), scope(), area_id, _offline_limits()))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 # Drawing grids and compounds (administrators and officers, in their area).

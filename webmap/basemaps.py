@@ -7,8 +7,9 @@ back, and the vector tiles come in that datum (geo.tiles). The database stays WG
 
 Chosen with BASEMAPS, a comma list of the names below in the order the layer control
 offers them (the first is shown at first; "none" is always offered). "custom" is TILE_URL
-with TILE_DATUM, TILE_SUBDOMAINS and TILE_ATTRIBUTION: a county's own tile server. Without
-BASEMAPS, "custom" is offered when TILE_URL is set, else no basemap.
+with TILE_DATUM, TILE_SUBDOMAINS and TILE_ATTRIBUTION: a county's own tile server. "county"
+is TILE_FILE, an MBTiles or PMTiles file Gridwalk serves itself (webmap.tilefile), drawn in
+TILE_DATUM. Without BASEMAPS, "custom" is offered when TILE_URL is set, else no basemap.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from geo.tiles import DATUMS
+from webmap import tilefile
 
 _TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
              "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
@@ -64,7 +66,8 @@ PROVIDERS = {
     "osm": Basemap("osm", _l("OpenStreetMap"), "https://tile.openstreetmap.org/{z}/{x}/{y}.png", datum="wgs84",
                    attribution="© OpenStreetMap contributors", subdomains="abc", max_native_zoom=19),
 }
-NAMES = (*PROVIDERS, "custom", "none")
+NAMES = (*PROVIDERS, "custom", "county", "none")
+FILE_URL = "/tiles/basemap/{z}/{x}/{y}"  # webmap.tiles serves TILE_FILE there
 _TIANDITU_KEY = re.compile(r"[0-9a-f]{32}")
 
 
@@ -89,6 +92,9 @@ def configured(config: Mapping[str, Any]) -> list[Basemap]:
         if name == "custom":
             chosen.append(_custom(config))
             continue
+        if name == "county":
+            chosen.append(_county(config))
+            continue
         basemap = PROVIDERS[name]
         if basemap.needs_key:
             if not _TIANDITU_KEY.fullmatch(key):
@@ -99,15 +105,37 @@ def configured(config: Mapping[str, Any]) -> list[Basemap]:
     return chosen
 
 
+def _datum(config: Mapping[str, Any]) -> str:
+    datum = config.get("TILE_DATUM") or "wgs84"
+    if datum not in DATUMS:
+        raise ConfigError(f"TILE_DATUM is one of {', '.join(DATUMS)}, not {datum}")
+    return datum
+
+
 def _custom(config: Mapping[str, Any]) -> Basemap:
     url = config.get("TILE_URL") or ""
     if not re.match(r"https?://", url) or not all(part in url for part in ("{x}", "{z}")):
         raise ConfigError("BASEMAPS has custom: TILE_URL must be an http(s) URL with {z}, {x} and {y}")
-    datum = config.get("TILE_DATUM") or "wgs84"
-    if datum not in DATUMS:
-        raise ConfigError(f"TILE_DATUM is one of {', '.join(DATUMS)}, not {datum}")
+    datum = _datum(config)
     return Basemap("custom", _l("Basemap"), url, datum=datum, attribution=config.get("TILE_ATTRIBUTION") or " ",
                    subdomains=config.get("TILE_SUBDOMAINS") or "abc")
+
+
+def tile_file(config: Mapping[str, Any]) -> tilefile.TileFile:
+    """The county's own basemap file (BASEMAPS has county), checked."""
+    if not config.get("TILE_FILE"):
+        raise ConfigError("BASEMAPS has county: TILE_FILE must name an MBTiles or PMTiles file")
+    try:
+        return tilefile.open_file(config["TILE_FILE"])
+    except tilefile.TileFileError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _county(config: Mapping[str, Any]) -> Basemap:
+    found = tile_file(config)
+    return Basemap("county", _l("County basemap"), FILE_URL, datum=_datum(config),
+                   attribution=config.get("TILE_ATTRIBUTION") or " ", subdomains="a",
+                   max_native_zoom=found.max_zoom)
 
 
 def client(basemaps: list[Basemap]) -> list[dict[str, Any]]:

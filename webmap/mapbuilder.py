@@ -77,6 +77,7 @@ class DataLayers(JSCSSMixin):
                            ("gridwalk_basemap", static("js/gridwalk-basemap.js")),
                            ("gridwalk_page", static("js/gridwalk-page.js")),
                            ("gridwalk_map", static("js/gridwalk-map.js")),
+                           ("gridwalk_offline", static("js/gridwalk-offline.js")),
                            ("gridwalk_field", static("js/gridwalk-field.js")),
                            ("gridwalk_visits", static("js/gridwalk-visits.js"))]
         self.default_css = [("gridwalk_css", static("css/gridwalk.css"))]

@@ -66,6 +66,29 @@ def _client_texts() -> dict[str, Any]:
         "statuses": status_names(),
         "field": _field_texts(),
         "visits": _visit_texts(),
+        "offline": _offline_texts(),
+    }
+
+
+def _offline_texts() -> dict[str, Any]:
+    return {
+        "offer": _("Keep for offline use"),
+        "weighing": _("Working out the size of the copy…"),
+        "plan": _("An offline copy of {name}: {buildings} buildings, {households} households, {issues} open issues "
+                  "and {tiles} basemap tiles, about {mb} MB on this phone."),
+        "kept": _("Kept for {days} days, and removed when you log out."),
+        "keep": _("Download"),
+        "cancel": _("Cancel"),
+        "downloading": _("Downloading the copy…"),
+        "tilesProgress": _("Basemap tiles {done} of {total}…"),
+        "tilesFailed": _("{n} basemap tiles could not be fetched; the map shows the outlines there without them."),
+        "failed": _("Could not download the copy; check the connection and try again."),
+        "keptOn": _("Kept for offline use: copy of {when}, removed {until}."),
+        "update": _("Update"),
+        "remove": _("Remove"),
+        "usingCopy": _("No network: showing the offline copy of {name} made {when}"),
+        "answeredFromCopy": _("From the offline copy of {when}"),
+        "expired": _("The offline copy of {name} expired and was removed."),
     }
 
 
@@ -234,6 +257,8 @@ def index() -> str:
             "personId": g.user.person_id,
             # What this login left in the phone's queue is sent by this login only.
             "userId": g.user.id,
+            # The user's own area (None: the whole county), for what is offered in its panels.
+            "areaId": None if scope().county_wide else scope().area_id,
             # Opens the map again without a network (browsers allow it over HTTPS or on localhost).
             "serviceWorker": url_for("map.service_worker"),
             "texts": _client_texts(),

@@ -54,7 +54,8 @@ def _headers(response: Response) -> Response:
         f"script-src 'self' 'nonce-{nonce()}'",
         f"style-src 'self' 'nonce-{nonce()}'",
         f"img-src 'self' data: blob: {tiles}".strip(),
-        "connect-src 'self'",
+        # The offline map fetches the basemap's tiles to keep them (gridwalk-offline.js, sw.js).
+        f"connect-src 'self' {tiles}".strip(),
         "font-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",

@@ -10,10 +10,29 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, request
 
 from geo import tiles
-from webmap import db
+from geo.errors import N_, NotFound
+from webmap import basemaps, db
 from webmap.auth import scope
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+
+
+@bp.get("/basemap/<int:z>/<int:x>/<int:y>")
+def basemap(z: int, x: int, y: int) -> Response:
+    """A tile of the county's own basemap file (BASEMAPS has county, TILE_FILE), for a
+    logged-in user like the data tiles."""
+    scope()
+    if "county" not in {b.key for b in basemaps.configured(current_app.config)}:
+        raise NotFound(N_("no basemap file is configured"), code="no_basemap_file")
+    found = current_app.extensions.get("gridwalk.tilefile")
+    if found is None:
+        found = current_app.extensions["gridwalk.tilefile"] = basemaps.tile_file(current_app.config)
+    body = found.tile(z, x, y)
+    if body is None:
+        raise NotFound(N_("the basemap has no tile %(z)s/%(x)s/%(y)s"), code="no_such_tile", z=z, x=x, y=y)
+    response = Response(body, mimetype=found.media_type)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.mvt")

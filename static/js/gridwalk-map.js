@@ -115,8 +115,9 @@
       return cfg.api + "/" + path;
     }
 
-    function getJSON(url, signal) {
-      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: signal })
+    // `options.online`: the network's answer or none (the offline copy is not asked).
+    function getJSON(url, signal, options) {
+      var asked = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: signal })
         .then(function (response) {
           if (response.status === 401) {
             window.location.href = cfg.loginUrl + "?next=" + encodeURIComponent(window.location.pathname);
@@ -131,6 +132,13 @@
             return data;
           });
         });
+      if (options && options.online) return asked;
+      // No network (a TypeError, not a refusal): the offline copy answers where it can.
+      return asked.catch(function (error) {
+        var kept = error instanceof TypeError && Gridwalk.offline ? Gridwalk.offline.answer(url) : null;
+        if (!kept) throw error;
+        return kept;
+      });
     }
 
     function issueMarker(feature, latlng) {
@@ -350,12 +358,14 @@
 
     // What an area's officers print: its buildings' QR stickers (and its notice board).
     var PRINTED = { community: true, grid: true, compound: true };
-    function areaSection(area) {
+    // `mine`: the area is the user's own or inside it (the county's users: every area).
+    function areaSection(area, mine) {
       return el("section", { class: "gw-area gw-level-" + area.level, "data-area-id": area.id },
         el("h3", {},
           el("span", { class: "gw-level", text: T.levels[area.level] || area.level }),
           " " + area.name),
         assignmentList(area.assignments),
+        ctx.areaActions && mine ? ctx.areaActions(area) : null,
         PRINTED[area.level] && cfg.stickersUrl ? el("p", { class: "gw-area-links" },
           el("a", { href: fill(cfg.boardUrl, { id: area.id }), text: T.noticeBoard }), " · ",
           el("a", { href: fill(cfg.stickersUrl, { id: area.id }), target: "_blank", text: T.stickers })) : null);
@@ -404,6 +414,12 @@
       return section;
     }
 
+    // A moment as "12/7 15:30" in the county's time and the page's language.
+    function shortTime(iso) {
+      return new Date(iso).toLocaleString(document.documentElement.lang || "zh-CN", { timeZone: cfg.timezone,
+        month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    }
+
     function showPanel(nodes) {
       body.replaceChildren.apply(body, nodes);
       panel.hidden = false;
@@ -432,6 +448,7 @@
       getJSON(url).then(function (data) {
         if (seq !== lookupSeq) return;
         var nodes = (before || []).slice();
+        if (data.offline) nodes.push(el("p", { class: "gw-offline-note", text: fill(T.offline.answeredFromCopy, { when: shortTime(data.offline) }) }));
         if (data.building) {
           nodes.push(buildingSection(data.building));
           if (data.building.geometry) {
@@ -439,7 +456,9 @@
             highlight.addLayer(L.geoJSON(data.building.geometry, { style: STYLES.highlight }));
           }
         }
-        data.areas.forEach(function (a) { nodes.push(areaSection(a)); });
+        // The areas come innermost first: those up to the user's own are theirs.
+        var own = cfg.areaId === null ? 0 : data.areas.map(function (a) { return a.id; }).indexOf(cfg.areaId);
+        data.areas.forEach(function (a, i) { nodes.push(areaSection(a, own >= 0 && i <= own)); });
         if (!data.building && !data.areas.length) nodes.push(el("p", { class: "gw-muted", text: T.nothingHere }));
         showPanel(nodes);
         keepInSight(latlng);
@@ -485,9 +504,11 @@
     var ctx = {
       map: map, cfg: cfg, T: T, el: el, fill: fill, api: api, getJSON: getJSON, showPanel: showPanel,
       panel: panel, highlight: highlight, person: person, reloadIssues: reloadIssues, keepInSight: keepInSight,
-      lookup: lookup, viewBox: viewBox, layers: layers,
+      lookup: lookup, viewBox: viewBox, layers: layers, showHint: showHint, shortTime: shortTime,
       // Extra buttons in a building's panel (gridwalk-visits.js: record a visit).
       buildingActions: null,
+      // Extra controls in an area's panel (gridwalk-offline.js: keep it for offline use).
+      areaActions: null,
       // The field tools take taps on the map while a report is being placed.
       takesTap: null,
     };
@@ -500,6 +521,7 @@
     Gridwalk.layers = layers;
     Gridwalk.lookup = lookup;
     Gridwalk.ctx = ctx;
+    if (Gridwalk.offline) Gridwalk.offline.attach(ctx);
     if (Gridwalk.field) Gridwalk.field.attach(ctx);
     if (Gridwalk.visits) Gridwalk.visits.attach(ctx);
 

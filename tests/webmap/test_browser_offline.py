@@ -1,0 +1,176 @@
+"""The offline map on a phone: a party member keeps their grid, is told what it weighs, then
+with the network cut opens the map, sees the grid's outlines, taps a building and is
+answered from the copy, and records a visit to a household listed from it. Back online the
+copy is made again; a community too big for a phone is refused with the reason; logging out
+removes the copy."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.webmap.test_browser import (  # noqa: F401 (fixtures)
+    PHONE,
+    browser,
+    log_in,
+    members_building,
+    screenshots,
+    serving,
+    tap_at,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def grid_of_member(demo_url: str) -> dict[str, Any]:
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("""
+            SELECT g.id, g.name, g.parent_id AS community_id,
+                   (SELECT count(*) FROM buildings b JOIN areas c ON c.id = b.area_id
+                     WHERE b.area_id = g.id OR c.parent_id = g.id) AS buildings,
+                   ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+            FROM users u JOIN areas g ON g.id = u.area_id WHERE u.username = 'party'
+        """)).mappings().one()
+    engine.dispose()
+    return dict(row)
+
+
+@pytest.fixture(scope="module")
+def offline_server(demo_url: str, grid_of_member: dict[str, Any]) -> Iterator[str]:
+    """The demo county served with a phone's limit that holds the member's grid, not its
+    community."""
+    from webmap import create_app
+
+    yield from serving(create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "offline-test",
+                                   "OFFLINE_MAX_BUILDINGS": grid_of_member["buildings"]}))
+
+
+def area_panel(page: Any, level: str) -> Any:
+    return page.locator(f"#gw-panel .gw-area.gw-level-{level}")
+
+
+def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_server, demo_url, grid_of_member,
+                                                              members_building, screenshots):
+    b = members_building
+    # The community's secretary: the community is too big for a phone, and told so.
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, offline_server, "community")
+    tap_at(page, b["lon"], b["lat"], zoom=18, touch=True)
+    community = area_panel(page, "community")
+    community.locator(".gw-offline-keep").tap()
+    refusal = community.locator(".gw-offline .gw-error")
+    refusal.wait_for()
+    assert "超过一部手机可离线保存" in refusal.inner_text() and "网格" in refusal.inner_text()
+    page.screenshot(path=str(screenshots / "phone-offline-refused.png"))
+    context.close()
+
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, offline_server, "party")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller")
+    tap_at(page, b["lon"], b["lat"], zoom=18, touch=True)
+    # Only the member's own grid (and what is inside it) is offered, not the community above.
+    grid = area_panel(page, "grid")
+    grid.locator(".gw-offline-keep").wait_for()
+    assert area_panel(page, "community").locator(".gw-offline-keep").count() == 0
+
+    # The grid fits: its size is shown first, then it is kept.
+    grid.locator(".gw-offline-keep").tap()
+    plan = grid.locator(".gw-offline-plan")
+    plan.wait_for()
+    assert f"“{grid_of_member['name']}”的离线副本：{grid_of_member['buildings']} 栋楼" in plan.inner_text()
+    assert "MB" in plan.inner_text()
+    page.screenshot(path=str(screenshots / "phone-offline-offer.png"))
+    grid.locator(".gw-offline .gw-primary").tap()
+    grid.locator(".gw-offline-date").wait_for()
+    assert "已离线保存" in grid.locator(".gw-offline-date").inner_text()
+
+    # The stairwell: no network, the map opened again from the phone.
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_function("() => window.Gridwalk && Gridwalk.map && Gridwalk.offline && Gridwalk.ctx")
+    page.wait_for_function("() => document.getElementById('gw-hint').textContent.includes('离线副本')")
+    tap_at(page, b["lon"], b["lat"], zoom=19, touch=True, settle=False)
+    card = page.locator(f"#gw-panel [data-building-id='{b['id']}']")
+    card.wait_for()
+    assert "来自" in page.locator("#gw-panel .gw-offline-note").inner_text()
+    # The outlines drawn from the copy, the building among them.
+    drawn = page.evaluate("""() => { let n = 0; Gridwalk.map.eachLayer(l => { if (l.feature) n++; }); return n; }""")
+    assert drawn >= grid_of_member["buildings"]
+    page.screenshot(path=str(screenshots / "phone-offline-building.png"))
+
+    # A visit: the households come from the copy, the visit waits in the queue as before.
+    note = f"离线副本走访 {uuid.uuid4().hex[:6]}"
+    page.locator(".gw-visit-button").tap()
+    chip = page.locator(".gw-chip.gw-chip-mine").first
+    chip.wait_for()
+    chip.tap()
+    page.locator(".gw-visit-form textarea[name=note]").fill(note)
+    page.locator(".gw-visit-form .gw-primary").tap()
+    page.locator("#gw-panel .gw-ok").wait_for()
+    assert page.locator("#gw-queue").inner_text() == "1 条待发送"
+
+    # Meanwhile an issue is reported in the grid; the copy is an hour old when the signal returns.
+    engine = create_engine(demo_url)
+    description = f"副本刷新测试 {uuid.uuid4().hex[:6]}"
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO issues (category, description, status, geom, area_id, building_id, unit_id, source)
+            SELECT '环境卫生', :d, 'reported', ST_PointOnSurface(b.geom), b.area_id, b.id, NULL, 'officer'
+            FROM buildings b WHERE b.id = :b"""), {"d": description, "b": b["id"]})
+    page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open(Gridwalk.offline.DB_NAME);
+        open.onsuccess = () => {
+            const tx = open.result.transaction('copy', 'readwrite');
+            const store = tx.objectStore('copy');
+            store.get('mine').onsuccess = e => {
+                const record = e.target.result;
+                record.copy.made_at = new Date(Date.now() - 3600e3).toISOString();
+                store.put(record, 'mine');
+            };
+            tx.oncomplete = () => { open.result.close(); resolve(); };
+            tx.onerror = reject;
+        };
+    })""")
+    page.reload()  # still offline: the backdated copy is read
+    page.wait_for_function("() => window.Gridwalk && Gridwalk.ctx")
+    context.set_offline(False)
+    page.locator("#gw-queue").wait_for(state="hidden", timeout=20000)
+    page.wait_for_function("""d => new Promise(resolve => {
+        const open = indexedDB.open(Gridwalk.offline.DB_NAME);
+        open.onsuccess = () => {
+            open.result.transaction('copy').objectStore('copy').get('mine').onsuccess = e => {
+                open.result.close();
+                const copy = e.target.result.copy;
+                resolve(Date.now() - new Date(copy.made_at) < 600e3
+                    && copy.issues.features.some(f => f.properties.description === d));
+            };
+        };
+    })""", arg=description, timeout=20000)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM visits WHERE note = :n"), {"n": note}).scalar() == 1
+        conn.execute(text("DELETE FROM issues WHERE description = :d"), {"d": description})
+        conn.commit()
+    engine.dispose()
+
+    # Logging out removes the copy from the phone.
+    page.locator(".gw-menu-button").click()
+    page.locator("form.gw-logout button").click()
+    page.wait_for_url("**/login**")
+    page.wait_for_function("""() => new Promise(resolve => {
+        const open = indexedDB.open('gridwalk-offline');
+        open.onupgradeneeded = () => {};
+        open.onsuccess = () => {
+            const db = open.result;
+            if (!db.objectStoreNames.contains('copy')) { db.close(); resolve(true); return; }
+            db.transaction('copy').objectStore('copy').count().onsuccess = e => { db.close(); resolve(e.target.result === 0); };
+        };
+    })""", timeout=10000)
+    context.close()
