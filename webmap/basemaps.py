@@ -68,6 +68,7 @@ PROVIDERS = {
 }
 NAMES = (*PROVIDERS, "custom", "county", "none")
 FILE_URL = "/tiles/basemap/{z}/{x}/{y}"  # webmap.tiles serves TILE_FILE there
+MAX_ZOOM = 22
 _TIANDITU_KEY = re.compile(r"[0-9a-f]{32}")
 
 

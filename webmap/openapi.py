@@ -52,6 +52,24 @@ SCHEMAS: J = {
         assignments={"type": "array", "items": ref("Assignment")},
         ancestors={"type": "array", "items": ref("AreaCard")},
     ),
+    "OfflinePlan": obj(
+        ["area", "bounds", "buildings", "households", "issues", "bytes", "days"],
+        area=obj(["id", "name", "level"], id=INTEGER, name=STRING, level={"enum": ["community", "grid", "compound"]}),
+        bounds={"type": "array", "items": NUMBER, "minItems": 4, "maxItems": 4},
+        buildings=INTEGER, households=INTEGER, issues=INTEGER, bytes=INTEGER, days=INTEGER,
+    ),
+    "OfflineCopy": obj(
+        ["area", "bounds", "made_at", "expires_at", "user_id", "buildings", "households", "outlines", "area_cards",
+         "issues"],
+        area={"type": "object"}, bounds={"type": "array", "items": NUMBER}, made_at=DATETIME, expires_at=DATETIME,
+        user_id=nullable(INTEGER), buildings={"type": "array", "items": ref("BuildingCard")},
+        households={"type": "object", "description": "by building id: the households as the visit form lists them",
+                    "additionalProperties": {"type": "array", "items": {"type": "object"}}},
+        outlines={"type": "array", "items": obj(["id", "level", "geometry"], id=INTEGER, level=STRING,
+                                                 geometry=GEOMETRY)},
+        area_cards={"type": "object", "additionalProperties": ref("AreaCard")},
+        issues={"type": "object", "description": "the open issues, a GeoJSON FeatureCollection as /issues gives"},
+    ),
     "BuildingCard": obj(
         ["id", "source_id", "name", "address", "areas", "assignments", "household_count", "coverage",
          "open_issues", "geometry"],
@@ -283,6 +301,14 @@ def spec() -> J:
             body=obj(["geometry"], geometry=GEOMETRY))},
         "/areas/{area_id}": {"get": _op("One area with its assignments and the areas above it", ref("AreaCard"),
                                         params=[_id("area_id")], errors=(404,))},
+        "/offline/{area_id}": {"get": _op(
+            "What an offline copy of a community, grid or compound in the user's own area would hold and weigh "
+            "(bytes as kept on the phone); an area too large for a phone is refused (area_too_large)",
+            ref("OfflinePlan"), params=[_id("area_id")], errors=(400, 404))},
+        "/offline/{area_id}/copy": {"get": _op(
+            "The offline copy of the area: its buildings' cards, households, outlines, the cards above it and "
+            "its open issues; the phone drops it at expires_at", ref("OfflineCopy"), params=[_id("area_id")],
+            errors=(400, 404))},
         "/areas/{area_id}/people": {"get": _op(
             "The people answering for something in the area (it, an area, building or household under it): "
             "whom a patrol takes along. Names and posts, no phones.",

@@ -10,11 +10,13 @@ unreadable, not one of the two formats or of vector tiles stops the app with the
 from __future__ import annotations
 
 import functools
+import io
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from PIL import Image
 from pmtiles.reader import MmapSource, Reader
 
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -45,6 +47,14 @@ class TileFile:
             row = db.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
                              (z, x, 2 ** z - 1 - y)).fetchone()  # MBTiles counts rows from the south
         return bytes(row[0]) if row else None
+
+
+@functools.cache
+def blank() -> bytes:
+    """A transparent tile: where the file has none."""
+    out = io.BytesIO()
+    Image.new("RGBA", (256, 256), (0, 0, 0, 0)).save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def _mbtiles(path: Path) -> sqlite3.Connection:

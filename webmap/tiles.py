@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 
 from geo import tiles
 from geo.errors import N_, NotFound
-from webmap import basemaps, db
+from webmap import basemaps, db, tilefile
 from webmap.auth import scope
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
@@ -27,10 +27,13 @@ def basemap(z: int, x: int, y: int) -> Response:
     found = current_app.extensions.get("gridwalk.tilefile")
     if found is None:
         found = current_app.extensions["gridwalk.tilefile"] = basemaps.tile_file(current_app.config)
+    if not (0 <= z <= basemaps.MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        raise NotFound(N_("there is no tile %(x)s/%(y)s at zoom %(z)s"), code="no_such_tile", z=z, x=x, y=y)
     body = found.tile(z, x, y)
-    if body is None:
-        raise NotFound(N_("the basemap has no tile %(z)s/%(x)s/%(y)s"), code="no_such_tile", z=z, x=x, y=y)
-    response = Response(body, mimetype=found.media_type)
+    # Beyond the county's file (its edge, a zoom it lacks) the map shows nothing, not a
+    # failing basemap.
+    response = Response(body, mimetype=found.media_type) if body is not None else Response(
+        tilefile.blank(), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
 

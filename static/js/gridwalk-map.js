@@ -82,8 +82,10 @@
       }).then(function (registration) {
         // Not served by the worker this time: ask it to keep this page and what it loaded.
         if (!firstOpen || !registration.active) return;
+        // Everything it loaded, the images its styles named too (the layer button's icon).
         var urls = Array.prototype.map.call(document.querySelectorAll("script[src], link[rel=stylesheet][href]"),
-          function (node) { return node.src || node.href; });
+          function (node) { return node.src || node.href; }).concat((performance.getEntriesByType ?
+          performance.getEntriesByType("resource") : []).map(function (entry) { return entry.name; }));
         registration.active.postMessage({ keep: urls });
       }).catch(function () { /* plain HTTP: online only */ });
     }

@@ -6,6 +6,8 @@ removes the copy."""
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +24,9 @@ from tests.webmap.test_browser import (  # noqa: F401 (fixtures)
     serving,
     tap_at,
 )
+from tests.webmap.test_tilefile import make_mbtiles, png
+
+BASEMAP_TILE = png((246, 236, 200))
 
 pytestmark = pytest.mark.browser
 
@@ -34,21 +39,37 @@ def grid_of_member(demo_url: str) -> dict[str, Any]:
             SELECT g.id, g.name, g.parent_id AS community_id,
                    (SELECT count(*) FROM buildings b JOIN areas c ON c.id = b.area_id
                      WHERE b.area_id = g.id OR c.parent_id = g.id) AS buildings,
-                   ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+                   ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat,
+                   ARRAY[ST_XMin(g.geom), ST_YMin(g.geom), ST_XMax(g.geom), ST_YMax(g.geom)] AS bounds
             FROM users u JOIN areas g ON g.id = u.area_id WHERE u.username = 'party'
         """)).mappings().one()
     engine.dispose()
     return dict(row)
 
 
+def tiles_over(bounds: list[float], zooms: range) -> list[tuple[int, int, int]]:
+    """The web-mercator tiles (z, x, y) over a lon/lat box."""
+    def tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+        n = 2 ** z
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+        return int((lon + 180) / 360 * n), int(y)
+    out = []
+    for z in zooms:
+        (x0, y0), (x1, y1) = tile(bounds[0], bounds[3], z), tile(bounds[2], bounds[1], z)
+        out += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    return out
+
+
 @pytest.fixture(scope="module")
-def offline_server(demo_url: str, grid_of_member: dict[str, Any]) -> Iterator[str]:
-    """The demo county served with a phone's limit that holds the member's grid, not its
-    community."""
+def offline_server(demo_url: str, grid_of_member: dict[str, Any], tmp_path_factory: Any) -> Iterator[str]:
+    """The demo county served with the county's own basemap file over the member's grid,
+    and a phone's limit that holds the grid, not its community."""
     from webmap import create_app
 
-    yield from serving(create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "offline-test",
-                                   "OFFLINE_MAX_BUILDINGS": grid_of_member["buildings"]}))
+    basemap = make_mbtiles(tmp_path_factory.mktemp("basemap") / "county.mbtiles",
+                           {t: BASEMAP_TILE for t in tiles_over(grid_of_member["bounds"], range(12, 19))})
+    yield from serving(create_app({"DATABASE_URL": demo_url, "SECRET_KEY": "offline-test", "BASEMAPS": "county",
+                                   "TILE_FILE": str(basemap), "OFFLINE_MAX_BUILDINGS": grid_of_member["buildings"]}))
 
 
 def area_panel(page: Any, level: str) -> Any:
@@ -62,7 +83,7 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     context = browser.new_context(**PHONE, locale="zh-CN")
     page = context.new_page()
     log_in(page, offline_server, "community")
-    tap_at(page, b["lon"], b["lat"], zoom=18, touch=True)
+    tap_at(page, b["lon"], b["lat"], zoom=20, touch=True)
     community = area_panel(page, "community")
     community.locator(".gw-offline-keep").tap()
     refusal = community.locator(".gw-offline .gw-error")
@@ -75,7 +96,7 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     page = context.new_page()
     log_in(page, offline_server, "party")
     page.wait_for_function("() => !!navigator.serviceWorker.controller")
-    tap_at(page, b["lon"], b["lat"], zoom=18, touch=True)
+    tap_at(page, b["lon"], b["lat"], zoom=20, touch=True)
     # Only the member's own grid (and what is inside it) is offered, not the community above.
     grid = area_panel(page, "grid")
     grid.locator(".gw-offline-keep").wait_for()
@@ -87,17 +108,28 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     plan.wait_for()
     assert f"“{grid_of_member['name']}”的离线副本：{grid_of_member['buildings']} 栋楼" in plan.inner_text()
     assert "MB" in plan.inner_text()
+    tiles = int(re.search(r"(\d+) 张底图瓦片", plan.inner_text()).group(1))  # type: ignore[union-attr]
+    assert tiles >= len(tiles_over(grid_of_member["bounds"], range(13, 19)))
     page.screenshot(path=str(screenshots / "phone-offline-offer.png"))
     grid.locator(".gw-offline .gw-primary").tap()
-    grid.locator(".gw-offline-date").wait_for()
+    grid.locator(".gw-offline-date").wait_for(timeout=30000)
     assert "已离线保存" in grid.locator(".gw-offline-date").inner_text()
+    assert page.evaluate("caches.open(Gridwalk.offline.TILES).then(c => c.keys()).then(k => k.length)") == tiles
 
     # The stairwell: no network, the map opened again from the phone.
     context.set_offline(True)
     page.reload()
     page.wait_for_function("() => window.Gridwalk && Gridwalk.map && Gridwalk.offline && Gridwalk.ctx")
     page.wait_for_function("() => document.getElementById('gw-hint').textContent.includes('离线副本')")
-    tap_at(page, b["lon"], b["lat"], zoom=19, touch=True, settle=False)
+    # The basemap at a zoom never opened online comes from the kept tiles.
+    page.evaluate(f"void Gridwalk.map.setView([{grid_of_member['lat']}, {grid_of_member['lon']}], 16, {{animate: false}})")
+    page.wait_for_function("""() => {
+        const tiles = [...document.querySelectorAll('.leaflet-tile-pane img.leaflet-tile')];
+        return tiles.length > 0 && tiles.filter(t => t.src.includes('/tiles/basemap/16/'))
+            .some(t => t.classList.contains('leaflet-tile-loaded') && t.naturalWidth === 256);
+    }""")
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 20, {{animate: false}})")
+    tap_at(page, b["lon"], b["lat"], zoom=20, touch=True, settle=False)
     card = page.locator(f"#gw-panel [data-building-id='{b['id']}']")
     card.wait_for()
     assert "来自" in page.locator("#gw-panel .gw-offline-note").inner_text()

@@ -91,6 +91,10 @@ def test_answers_match_their_schemas(app, spec, world, role_users):
         ("get", "/issues/nearby", "/api/v1/issues/nearby?lon=109.4745&lat=29.9845", None),
         ("post", "/patrols", "/api/v1/patrols", {"area_id": w.grid_west.id, "unit_ids": [w.unit.id]}),
         ("get", "/patrols", "/api/v1/patrols", None),
+        ("get", "/offline/{area_id}", f"/api/v1/offline/{w.grid_west.id}", None),
+        ("get", "/offline/{area_id}", f"/api/v1/offline/{w.township.id}", None),
+        ("get", "/offline/{area_id}/copy", f"/api/v1/offline/{w.community.id}/copy", None),
+        ("get", "/offline/{area_id}/copy", "/api/v1/offline/999999/copy", None),
     ]
     for method, path, url, body in calls:
         response = getattr(admin, method)(url, json=body) if body is not None else getattr(admin, method)(url)
