@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-report bench-coverage bench-tiles bench-load bench-map bench-import clean
+.PHONY: demo test stop deps deps-test venv venv-test assets translations wheel messages bench bench-report bench-coverage bench-tiles bench-offline bench-load bench-map bench-import clean
 
 demo: deps venv assets translations
 	scripts/demo.sh
@@ -83,6 +83,12 @@ bench-tiles: deps venv
 	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench50
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
 	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/tiles.py $(ARGS)
+
+# An offline copy of the largest grid and community, beside the bare GeoJSON read of their buildings.
+bench-offline: deps venv
+	scripts/postgis.sh start var/pg $${PGPORT:-55432} gridwalk_bench50
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(VENV)/bin/gridwalk db upgrade
+	DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:$${PGPORT:-55432}/gridwalk_bench50 $(PY) bench/offline.py $(ARGS)
 
 # 50 officers for 60 s against `gridwalk serve`, then again with PostgreSQL restarted mid-run.
 bench-load: deps venv

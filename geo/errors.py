@@ -64,3 +64,10 @@ class Conflict(GridwalkError):
 class TooManyRequests(GridwalkError):
     status = 429
     code = "too_many_requests"
+
+
+class Unavailable(GridwalkError):
+    """Something the answer needs cannot be had now (a file gone since the start)."""
+
+    status = 503
+    code = "unavailable"

@@ -4,9 +4,10 @@ who answers for it, and a visit still finds its household.
 
 A copy holds, for one area of the user's own scope:
 
-- each building's card, as the building panel shows it (geo.responsibility.building_card);
+- each building's card, as the building panel shows it (geo.responsibility.building_card),
+  less its areas: the cards of the area, those inside it and those above it are kept once;
 - the households of each building, as the visit form lists them (none for a viewer);
-- the outlines and cards of the area and the areas inside it, and the cards above it;
+- the outlines of the area and the areas inside it;
 - its open issues, as the map's issue layer draws them.
 
 Nothing outside the user's scope goes in, so nothing personal they could not read online.
@@ -70,7 +71,7 @@ def _too_many(area: Area, buildings: int, limits: Limits) -> None:
 def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, PRECISION)
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_rounded(v) for v in value]
     return value
 
@@ -151,6 +152,9 @@ def copy(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[s
     cards = []
     for card in responsibility.building_cards(session, buildings, scope):
         card["geometry"] = _geometry(card["geometry"])
+        # Its areas' cards are in area_cards once, not with each building: the phone follows
+        # area_id and parent_id up through them.
+        del card["areas"]
         cards.append(card)
     outlines, area_cards = _areas(session, scope, area)
     issues = features.issues(session, None, scope, Filters(statuses=("open",), area_id=area.id, sort="urgency"),

@@ -149,35 +149,22 @@ def area_data(area: Area, assignments: list[Assignment], personal: bool) -> dict
     }
 
 
-def _area_cards(session: Session, chain: Chain, building_id: int | None = None
-                ) -> tuple[list[dict[str, Any]], list[Assignment]]:
-    """The areas' cards with their current assignments, and the building's own assignments:
-    one query for both."""
+def _area_cards(session: Session, chain: Chain) -> list[dict[str, Any]]:
+    """The areas' cards with their current assignments: one query."""
     by_area: dict[int, list[Assignment]] = defaultdict(list)
-    on_building: list[Assignment] = []
-    ids = [area.id for area, _ in chain]
-    for a in session.scalars(assignments_for(area_ids=ids, building_ids=[building_id] if building_id else ())).unique():
-        if a.building_id is not None:
-            on_building.append(a)
-        else:
-            by_area[a.area_id].append(a)  # type: ignore[index]
-    return [area_data(area, by_area[area.id], personal) for area, personal in chain], on_building
+    for a in session.scalars(assignments_for(area_ids=[area.id for area, _ in chain])).unique():
+        by_area[a.area_id].append(a)  # type: ignore[index]
+    return [area_data(area, by_area[area.id], personal) for area, personal in chain]
 
 
 def lookup(session: Session, lon: float, lat: float, scope: Scope) -> dict[str, Any]:
     """The building (if any) at a point and every area containing it, innermost first."""
     building = building_at(session, lon, lat, scope)
     if building is not None:
-        chain = area_chain(session, building.area_id, scope) if building.area_id else []
-    else:
-        chain = areas_covering(session, lon, lat, scope)
-    cards, on_building = _area_cards(session, chain, building.id if building is not None else None)
-    return {
-        "lon": lon,
-        "lat": lat,
-        "building": _building_data(session, building, chain, cards, on_building) if building is not None else None,
-        "areas": cards,
-    }
+        card = building_cards(session, [building], scope)[0]
+        return {"lon": lon, "lat": lat, "building": card, "areas": card["areas"]}
+    cards = _area_cards(session, areas_covering(session, lon, lat, scope))
+    return {"lon": lon, "lat": lat, "building": None, "areas": cards}
 
 
 def _building(session: Session, building_id: int, scope: Scope) -> Building:
@@ -194,98 +181,105 @@ def _building(session: Session, building_id: int, scope: Scope) -> Building:
 def building_card(session: Session, building_id: int, scope: Scope) -> dict[str, Any]:
     """A building with its areas, current assignments, households, visit coverage over the
     last 30 days and open issues: everything the building panel shows."""
-    building = _building(session, building_id, scope)
-    chain = area_chain(session, building.area_id, scope) if building.area_id else []
-    cards, on_building = _area_cards(session, chain, building.id)
-    return _building_data(session, building, chain, cards, on_building)
+    return building_cards(session, [_building(session, building_id, scope)], scope)[0]
 
 
 def building_cards(session: Session, buildings: Sequence[Building], scope: Scope) -> list[dict[str, Any]]:
-    """building_card for each of these buildings (already read through the scope), with
-    each area's chain read once."""
-    chains: dict[int | None, Chain] = {}
-    out = []
-    for building in buildings:
-        if building.area_id not in chains:
-            chains[building.area_id] = area_chain(session, building.area_id, scope) if building.area_id else []
-        chain = chains[building.area_id]
-        cards, on_building = _area_cards(session, chain, building.id)
-        out.append(_building_data(session, building, chain, cards, on_building))
-    return out
+    """building_card for each of these buildings (already read through the scope): a fixed
+    number of queries however many there are (the offline map's copy holds thousands), and
+    each area's chain and cards read once."""
+    ids = [b.id for b in buildings]
+    if not ids:
+        return []
+    chains: dict[int | None, tuple[Chain, list[dict[str, Any]]]] = {}
+    for area_id in dict.fromkeys(b.area_id for b in buildings):
+        chain = area_chain(session, area_id, scope) if area_id else []
+        chains[area_id] = (chain, _area_cards(session, chain))
 
-
-def _building_data(session: Session, building: Building, chain: Chain, areas: list[dict[str, Any]],
-                   assignments: list[Assignment]) -> dict[str, Any]:
-    # Phones show where the building's own area is in the user's scope (its chain's first).
-    personal = bool(chain) and chain[0][0].id == building.area_id and chain[0][1]
+    on_building: dict[int, list[Assignment]] = defaultdict(list)
+    for a in session.scalars(assignments_for(building_ids=ids)).unique():
+        on_building[a.building_id].append(a)  # type: ignore[index]
 
     # The same window as the coverage map's "last 30 days": today and the 29 days before.
-    since = func.current_date() - (COVERAGE_WINDOW_DAYS - 1)
+    since = session.scalar(select(func.current_date() - (COVERAGE_WINDOW_DAYS - 1)))
     visited = (
         select(Visit.household_id)
         .where(Visit.household_id == Household.id, Visit.visited_on >= since)
         .exists()
     )
-    since, households, active, covered = session.execute(
+    counts = {row[0]: row[1:] for row in session.execute(
         select(
-            since,
+            Household.building_id,
             func.count(),
             func.count().filter(Household.active),
             func.count().filter(Household.active, visited),
-        ).where(Household.building_id == building.id)
-    ).one()
+        ).where(Household.building_id.in_(ids)).group_by(Household.building_id)
+    )}
 
     # 下沉党员 responsible for households here, with how many households each holds.
-    household_people = session.execute(
-        select(Person, func.count(func.distinct(Assignment.household_id)))
+    household_people: dict[int, list[tuple[Person, int]]] = defaultdict(list)
+    for building_id, person, n in session.execute(
+        select(Household.building_id, Person, func.count(func.distinct(Assignment.household_id)))
         .join(Assignment, Assignment.person_id == Person.id)
         .join(Household, Household.id == Assignment.household_id)
-        .where(Household.building_id == building.id, current())
-        .group_by(Person.id)
-        .order_by(Person.id)
-    ).all()
+        .where(Household.building_id.in_(ids), current())
+        .group_by(Household.building_id, Person.id)
+        .order_by(Household.building_id, Person.id)
+    ):
+        household_people[building_id].append((person, n))
 
-    open_issues = session.execute(
-        select(Issue.id, Issue.category, Issue.status, Issue.description, Issue.reported_at, Issue.deadline)
-        .where(Issue.building_id == building.id, Issue.status != "closed")
+    open_issues: dict[int, list[Any]] = defaultdict(list)
+    for i in session.execute(
+        select(Issue.building_id, Issue.id, Issue.category, Issue.status, Issue.description, Issue.reported_at,
+               Issue.deadline)
+        .where(Issue.building_id.in_(ids), Issue.status != "closed")
         .order_by(Issue.reported_at.desc())
-    ).all()
+    ):
+        open_issues[i.building_id].append(i)
 
-    return {
-        "id": building.id,
-        "source_id": building.source_id,
-        "name": building.name,
-        "address": building.address,
-        "floors": building.floors,
-        "use": building.use,
-        "area_id": building.area_id,
-        "geometry": to_geojson(to_geometry(building.geom)),
-        "areas": areas,
-        "assignments": [assignment_data(a, personal) for a in assignments],
-        "household_count": households,
-        "active_household_count": active,
-        "household_assignees": [
-            {"person": person_data(person, personal), "households": n} for person, n in household_people
-        ],
-        "coverage": {
-            "since": since.isoformat(),
-            "days": COVERAGE_WINDOW_DAYS,
-            "visited": covered,
-            "households": active,
-            "share": round(covered / active, 4) if active else None,
-        },
-        "open_issues": [
-            {
-                "id": i.id,
-                "category": i.category,
-                "status": i.status,
-                "description": i.description,
-                "reported_at": i.reported_at.isoformat(),
-                "deadline": i.deadline.isoformat() if i.deadline else None,
-            }
-            for i in open_issues
-        ],
-    }
+    out = []
+    for building in buildings:
+        chain, cards = chains[building.area_id]
+        # Phones show where the building's own area is in the user's scope (its chain's first).
+        personal = bool(chain) and chain[0][0].id == building.area_id and chain[0][1]
+        households, active, covered = counts.get(building.id, (0, 0, 0))
+        out.append({
+            "id": building.id,
+            "source_id": building.source_id,
+            "name": building.name,
+            "address": building.address,
+            "floors": building.floors,
+            "use": building.use,
+            "area_id": building.area_id,
+            "geometry": to_geojson(to_geometry(building.geom)),
+            "areas": cards,
+            "assignments": [assignment_data(a, personal) for a in on_building[building.id]],
+            "household_count": households,
+            "active_household_count": active,
+            "household_assignees": [
+                {"person": person_data(person, personal), "households": n}
+                for person, n in household_people[building.id]
+            ],
+            "coverage": {
+                "since": since.isoformat(),
+                "days": COVERAGE_WINDOW_DAYS,
+                "visited": covered,
+                "households": active,
+                "share": round(covered / active, 4) if active else None,
+            },
+            "open_issues": [
+                {
+                    "id": i.id,
+                    "category": i.category,
+                    "status": i.status,
+                    "description": i.description,
+                    "reported_at": i.reported_at.isoformat(),
+                    "deadline": i.deadline.isoformat() if i.deadline else None,
+                }
+                for i in open_issues[building.id]
+            ],
+        })
+    return out
 
 
 def area_outline(session: Session, area_id: int) -> dict[str, Any] | None:
@@ -311,7 +305,7 @@ def area_card(session: Session, area_id: int, scope: Scope) -> dict[str, Any]:
     )
     if area is None:
         raise NotFound(N_("no area with id %(id)s"), id=area_id)
-    cards, _ = _area_cards(session, area_chain(session, area.id, scope))
+    cards = _area_cards(session, area_chain(session, area.id, scope))
     card = cards[0]
     card["ancestors"] = cards[1:]
     return card

@@ -85,7 +85,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
-    basemaps.configured(app.config)  # a basemap that cannot work stops the app here (ConfigError)
+    basemaps.configured(app.config, check_file=True)  # a basemap that cannot work stops the app here (ConfigError)
     if app.config["PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"],  # type: ignore[method-assign]
                                 x_proto=app.config["PROXIES"])

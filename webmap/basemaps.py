@@ -41,6 +41,9 @@ class Basemap:
     labels: str = ""  # place names drawn over it, a second tile layer (Tianditu's annotations)
     max_native_zoom: int = 18
     needs_key: bool = False
+    # Its tiles may be kept by the offline map: the county's own, not a provider's, whose
+    # terms forbid fetching tiles in bulk.
+    offline: bool = False
 
     def with_key(self, key: str) -> Basemap:
         return replace(self, url=self.url.replace("{key}", key), labels=self.labels.replace("{key}", key))
@@ -76,9 +79,10 @@ class ConfigError(ValueError):
     """The basemap settings cannot work: the app does not start, and says which setting."""
 
 
-def configured(config: Mapping[str, Any]) -> list[Basemap]:
+def configured(config: Mapping[str, Any], *, check_file: bool = False) -> list[Basemap]:
     """The basemaps to offer, checked: an unknown name, a missing or malformed Tianditu key,
-    a custom one without TILE_URL or with an unknown datum is refused here, at start."""
+    a custom one without TILE_URL or with an unknown datum is refused here, at start; and,
+    with `check_file` (at start), a county file that cannot be served."""
     names = [n.strip() for n in (config.get("BASEMAPS") or "").split(",") if n.strip()]
     if not names:
         names = ["custom"] if config.get("TILE_URL") else []
@@ -94,7 +98,7 @@ def configured(config: Mapping[str, Any]) -> list[Basemap]:
             chosen.append(_custom(config))
             continue
         if name == "county":
-            chosen.append(_county(config))
+            chosen.append(_county(config, check_file))
             continue
         basemap = PROVIDERS[name]
         if basemap.needs_key:
@@ -119,7 +123,7 @@ def _custom(config: Mapping[str, Any]) -> Basemap:
         raise ConfigError("BASEMAPS has custom: TILE_URL must be an http(s) URL with {z}, {x} and {y}")
     datum = _datum(config)
     return Basemap("custom", _l("Basemap"), url, datum=datum, attribution=config.get("TILE_ATTRIBUTION") or " ",
-                   subdomains=config.get("TILE_SUBDOMAINS") or "abc")
+                   subdomains=config.get("TILE_SUBDOMAINS") or "abc", offline=True)
 
 
 def tile_file(config: Mapping[str, Any]) -> tilefile.TileFile:
@@ -132,17 +136,23 @@ def tile_file(config: Mapping[str, Any]) -> tilefile.TileFile:
         raise ConfigError(str(e)) from None
 
 
-def _county(config: Mapping[str, Any]) -> Basemap:
-    found = tile_file(config)
+def _county(config: Mapping[str, Any], check_file: bool) -> Basemap:
+    try:
+        top = tile_file(config).max_zoom
+    except ConfigError:
+        if check_file:
+            raise
+        top = 18  # gone since the start: its tiles answer 503 until it is back
     return Basemap("county", _l("County basemap"), FILE_URL, datum=_datum(config),
-                   attribution=config.get("TILE_ATTRIBUTION") or " ", subdomains="a",
-                   max_native_zoom=found.max_zoom)
+                   attribution=config.get("TILE_ATTRIBUTION") or " ", subdomains="a", max_native_zoom=top,
+                   offline=True)
 
 
 def client(basemaps: list[Basemap]) -> list[dict[str, Any]]:
     """The basemaps for a page that makes its own Leaflet layers (the drawing page)."""
     return [{"key": b.key, "name": str(b.name), "url": b.url, "datum": b.datum, "labels": b.labels,
-             "subdomains": b.subdomains, "attribution": b.attribution, "maxNativeZoom": b.max_native_zoom}
+             "subdomains": b.subdomains, "attribution": b.attribution, "maxNativeZoom": b.max_native_zoom,
+             "offline": b.offline}
             for b in basemaps]
 
 

@@ -147,6 +147,7 @@ def add_basemaps(m: folium.Map, basemaps: list[Basemap], none_name: str) -> dict
             basemap.url, attr=basemap.attribution, name=str(basemap.name), show=i == 0, max_zoom=20,
             max_native_zoom=basemap.max_native_zoom, subdomains=basemap.subdomains, z_index=1,
             datum=basemap.datum, labels=basemap.labels, basemap=basemap.key, gw_name=str(basemap.name),
+            offline=basemap.offline,
         ).add_to(m)
     if basemaps:
         added["none"] = folium.FeatureGroup(name=none_name, overlay=False, show=False).add_to(m)

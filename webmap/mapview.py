@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import (
@@ -89,6 +90,8 @@ def _offline_texts() -> dict[str, Any]:
         "usingCopy": _("No network: showing the offline copy of {name} made {when}"),
         "answeredFromCopy": _("From the offline copy of {when}"),
         "expired": _("The offline copy of {name} expired and was removed."),
+        "basemapNotKept": _("This basemap's tiles are not kept (its provider's terms): offline, the map shows the "
+                            "outlines without it."),
     }
 
 
@@ -260,7 +263,10 @@ def index() -> str:
             # The user's own area (None: the whole county), for what is offered in its panels.
             "areaId": None if scope().county_wide else scope().area_id,
             # Opens the map again without a network (browsers allow it over HTTPS or on localhost).
-            "serviceWorker": url_for("map.service_worker"),
+            # Named by the tile hosts its Content-Security-Policy lets it fetch from: a new
+            # basemap host installs the worker again (its policy is fixed at install).
+            "serviceWorker": url_for("map.service_worker", v=hashlib.sha256(
+                " ".join(basemaps.urls(basemaps.configured(config))).encode()).hexdigest()[:12]),
             "texts": _client_texts(),
         },
         chrome_html=render_template(

@@ -103,6 +103,9 @@ def _open_pmtiles(path: Path, head: bytes) -> TileFile:
     kind = _PMTILES_TYPES.get(header["tile_type"].value)
     if kind is None:
         raise TileFileError(f"TILE_FILE {path} holds vector or unknown tiles; a basemap file holds PNG, JPEG or WebP")
+    if header["internal_compression"].value != 2:  # the reader takes gzipped directories only
+        raise TileFileError(f"TILE_FILE {path} has its directories compressed with "
+                            f"{header['internal_compression'].name}; gzip is read")
     if header["tile_compression"].value not in (0, 1):  # raster tiles are compressed already
         raise TileFileError(f"TILE_FILE {path} has its tiles compressed again ({header['tile_compression'].name})")
     return TileFile(path, "pmtiles", MEDIA_TYPES[kind], int(header["min_zoom"]), int(header["max_zoom"]))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, request
 
 from geo import tiles
-from geo.errors import N_, NotFound
+from geo.errors import N_, NotFound, Unavailable
 from webmap import basemaps, db, tilefile
 from webmap.auth import scope
 
@@ -24,9 +24,10 @@ def basemap(z: int, x: int, y: int) -> Response:
     scope()
     if "county" not in {b.key for b in basemaps.configured(current_app.config)}:
         raise NotFound(N_("no basemap file is configured"), code="no_basemap_file")
-    found = current_app.extensions.get("gridwalk.tilefile")
-    if found is None:
-        found = current_app.extensions["gridwalk.tilefile"] = basemaps.tile_file(current_app.config)
+    try:
+        found = basemaps.tile_file(current_app.config)  # read again only when the file changes
+    except basemaps.ConfigError:
+        raise Unavailable(N_("the basemap file cannot be read now"), code="basemap_file_unavailable") from None
     if not (0 <= z <= basemaps.MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         raise NotFound(N_("there is no tile %(x)s/%(y)s at zoom %(z)s"), code="no_such_tile", z=z, x=x, y=y)
     body = found.tile(z, x, y)

@@ -118,9 +118,19 @@
     }
 
     // `options.online`: the network's answer or none (the offline copy is not asked).
+    // Otherwise a network that fails, or gives nothing for WAIT_MS (one bar in a stairwell),
+    // is answered from the offline copy where it holds the answer.
+    var WAIT_MS = 8000;
     function getJSON(url, signal, options) {
-      var asked = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: signal })
+      var online = options && options.online;
+      var controller = new AbortController();
+      var timedOut = false;
+      if (signal) signal.addEventListener("abort", function () { controller.abort(); });
+      var timer = online ? null : setTimeout(function () { timedOut = true; controller.abort(); }, WAIT_MS);
+      var asked = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: controller.signal })
         .then(function (response) {
+          clearTimeout(timer);
+          if (Gridwalk.offline) Gridwalk.offline.reachable();
           if (response.status === 401) {
             window.location.href = cfg.loginUrl + "?next=" + encodeURIComponent(window.location.pathname);
             throw new Error("unauthorized");
@@ -134,11 +144,13 @@
             return data;
           });
         });
-      if (options && options.online) return asked;
-      // No network (a TypeError, not a refusal): the offline copy answers where it can.
+      if (online) return asked;
+      // No network (a TypeError or the wait over, not a refusal): the copy answers where it can.
       return asked.catch(function (error) {
-        var kept = error instanceof TypeError && Gridwalk.offline ? Gridwalk.offline.answer(url) : null;
-        if (!kept) throw error;
+        clearTimeout(timer);
+        var lost = error instanceof TypeError || timedOut;
+        var kept = lost && Gridwalk.offline ? Gridwalk.offline.answer(url) : null;
+        if (!kept) throw timedOut ? new TypeError("no answer in " + WAIT_MS + " ms") : error;
         return kept;
       });
     }
@@ -459,7 +471,7 @@
           }
         }
         // The areas come innermost first: those up to the user's own are theirs.
-        var own = cfg.areaId === null ? 0 : data.areas.map(function (a) { return a.id; }).indexOf(cfg.areaId);
+        var own = cfg.areaId === null ? data.areas.length - 1 : data.areas.map(function (a) { return a.id; }).indexOf(cfg.areaId);
         data.areas.forEach(function (a, i) { nodes.push(areaSection(a, own >= 0 && i <= own)); });
         if (!data.building && !data.areas.length) nodes.push(el("p", { class: "gw-muted", text: T.nothingHere }));
         showPanel(nodes);

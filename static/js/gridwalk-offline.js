@@ -89,30 +89,45 @@
 
   // --- answers from the copy, in the API's shapes -----------------------------------------
 
+  // An area's card and those above it, innermost first (the copy keeps each card once).
+  function chainOf(copy, areaId) {
+    var chain = [];
+    for (var card = copy.area_cards[areaId]; card; card = copy.area_cards[card.parent_id]) chain.push(card);
+    return chain;
+  }
+
+  function withAreas(copy, building) {
+    return L.extend({}, building, { areas: chainOf(copy, building.area_id) });
+  }
+
   // The lookup at a point: the smallest kept building there with its areas, or the kept
-  // areas that cover it and those above them, innermost first.
+  // areas that cover it and those above them, innermost first; null beyond the kept area
+  // (what lies there is not known here).
   function lookupIn(copy, x, y) {
     if (!withinBounds(copy.bounds, x, y)) return null;
     var found = copy.buildings.filter(function (b) { return b.geometry && covers(b.geometry, x, y); })
       .sort(function (a, b) { return areaOf(a.geometry) - areaOf(b.geometry) || a.id - b.id; })[0];
-    var areas;
     if (found) {
-      areas = found.areas;
-    } else {
-      var inner = copy.outlines.filter(function (o) { return covers(o.geometry, x, y); })
-        .sort(function (a, b) { return LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level]; })[0];
-      areas = [];
-      for (var card = inner && copy.area_cards[inner.id]; card; card = copy.area_cards[card.parent_id]) areas.push(card);
+      var building = withAreas(copy, found);
+      return { lon: x, lat: y, building: building, areas: building.areas };
     }
-    return { lon: x, lat: y, building: found || null, areas: areas };
+    var inner = copy.outlines.filter(function (o) { return covers(o.geometry, x, y); })
+      .sort(function (a, b) { return LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level]; })[0];
+    return inner ? { lon: x, lat: y, building: null, areas: chainOf(copy, inner.id) } : null;
   }
 
+  // The kept open issues, filtered as the map's filter asks (those that can be, offline).
   function issuesIn(copy, params) {
-    var features = copy.issues.features;
     var bbox = (params.get("bbox") || "").split(",").map(Number);
-    if (bbox.length === 4 && bbox.every(isFinite)) {
-      features = features.filter(function (f) { return withinBounds(bbox, f.geometry.coordinates[0], f.geometry.coordinates[1]); });
-    }
+    var category = params.get("category"), unit = params.get("unit_id"), area = params.get("area_id");
+    var overdue = params.get("overdue") === "1" || params.get("overdue") === "true";
+    var features = copy.issues.features.filter(function (f) {
+      var p = f.properties, c = f.geometry.coordinates;
+      return (bbox.length !== 4 || !bbox.every(isFinite) || withinBounds(bbox, c[0], c[1]))
+        && (!category || p.category === category) && (!unit || String(p.unit_id) === unit)
+        && (!overdue || p.overdue)
+        && (!area || chainOf(copy, p.area_id).some(function (a) { return String(a.id) === area; }));
+    });
     return { type: "FeatureCollection", numberReturned: features.length, truncated: false, features: features };
   }
 
@@ -126,17 +141,19 @@
       var id = Number(match[1]);
       var building = copy.buildings.filter(function (b) { return b.id === id; })[0];
       if (!building) return null;
-      return match[2] ? (copy.households[id] || []) : building;
+      return match[2] ? (copy.households[id] || []) : withAreas(copy, building);
     }
     return null;
   }
 
   // --- basemap tiles over the kept area -----------------------------------------------------
 
-  function basemapLayers(map) {
+  // The basemap layers shown now; `keepable`: only those whose tiles may be kept (the
+  // county's own: a provider's terms forbid fetching its tiles in bulk).
+  function basemapLayers(map, keepable) {
     var found = [];
     map.eachLayer(function (layer) {
-      if (layer instanceof L.TileLayer && layer._url) found.push(layer);
+      if (layer instanceof L.TileLayer && layer._url && (!keepable || layer.options.offline)) found.push(layer);
     });
     return found;
   }
@@ -153,7 +170,7 @@
   function basemapTiles(map, bounds) {
     var urls = [];
     var box = L.latLngBounds([bounds[1], bounds[0]], [bounds[3], bounds[2]]);
-    basemapLayers(map).forEach(function (layer) {
+    basemapLayers(map, true).forEach(function (layer) {
       var top = Math.min(BASEMAP_ZOOMS[1], layer.options.maxNativeZoom || BASEMAP_ZOOMS[1]);
       for (var z = BASEMAP_ZOOMS[0]; z <= top; z++) {
         var nw = map.options.crs.latLngToPoint(box.getNorthWest(), z).divideBy(256).floor();
@@ -174,7 +191,11 @@
         if (next >= urls.length) return Promise.resolve();
         var url = urls[next++];
         var sameOrigin = new URL(url, window.location.href).origin === window.location.origin;
-        return fetch(url, sameOrigin ? { credentials: "same-origin" } : { mode: "no-cors" }).then(function (response) {
+        // A tile server that allows CORS gives a tile whose status is known; one that does
+        // not, an opaque one (kept as it is: the browser shows it as it would have).
+        var fetched = sameOrigin ? fetch(url, { credentials: "same-origin" }) : fetch(url, { mode: "cors" })
+          .catch(function () { return fetch(url, { mode: "no-cors" }); });
+        return fetched.then(function (response) {
           if (response.type !== "opaque" && !response.ok) throw new Error(String(response.status));
           return cache.put(url, response);
         }).catch(function () { failed++; }).then(function () {
@@ -227,7 +248,7 @@
           drawn.addLayer(L.geoJSON(o.geometry, { style: L.extend({ renderer: renderer, interactive: false }, STYLES[o.level]) }));
         });
       var buildings = kept.copy.buildings.filter(function (b) { return b.geometry; }).map(function (b) {
-        return { type: "Feature", geometry: b.geometry, properties: {} };
+        return { type: "Feature", geometry: b.geometry, properties: { building: b.id } };
       });
       drawn.addLayer(L.geoJSON({ type: "FeatureCollection", features: buildings },
         { style: L.extend({ renderer: renderer, interactive: false }, STYLES.building) }));
@@ -237,6 +258,14 @@
     // An API answer from the copy, for a request the network failed (null: not kept).
     function answer(url) {
       if (!kept) return null;
+      if (new Date(kept.copy.expires_at) < new Date()) {  // a page left open past the copy's days
+        var name = kept.copy.area.name;
+        kept = null;
+        forget();
+        draw(false);
+        ctx.showHint("offline", ctx.fill(O.expired, { name: name }));
+        return null;
+      }
       var data = answerFrom(kept.copy, url);
       if (data && !drawn) draw(true);
       if (data && !Array.isArray(data)) data.offline = kept.copy.made_at;
@@ -261,7 +290,10 @@
       var record = kept;
       return fetchCopy(record.copy.area.id).then(function (copy) {
         return save(record.copy.area.id, { copy: copy, tiles: record.tiles, bytes: record.bytes, saved_at: new Date().toISOString() });
-      }).then(function () { draw(false); }).catch(function () { /* next time the signal is back */ });
+      }).then(function () { if (drawn) draw(true); }).catch(function (error) {
+        // The server no longer gives this login the area (its scope changed): its copy goes.
+        if (error.refused) forget().then(function () { kept = null; draw(false); });
+      });
     }
 
     function status(node, text, cls) {
@@ -274,17 +306,22 @@
       ctx.getJSON(ctx.api("offline/" + area.id), undefined, { online: true }).then(function (plan) {
         var tiles = basemapTiles(map, plan.bounds);
         if (tiles.length > BASEMAP_MAX) tiles = [];
+        var unkept = !tiles.length && basemapLayers(map, false).length;
         var bytes = plan.bytes + tiles.length * TILE_BYTES;
         var keep = el("button", { type: "button", class: "gw-primary", text: O.keep });
         var cancel = el("button", { type: "button", class: "gw-secondary", text: O.cancel });
         box.replaceChildren(
           el("p", { class: "gw-offline-plan", text: ctx.fill(O.plan, { name: plan.area.name, buildings: plan.buildings,
             households: plan.households, issues: plan.issues, tiles: tiles.length, mb: mb(bytes) }) }),
+          unkept ? el("p", { class: "gw-muted gw-offline-unkept", text: O.basemapNotKept }) : null,
           el("p", { class: "gw-muted", text: ctx.fill(O.kept, { days: plan.days }) }),
           el("div", { class: "gw-buttons" }, keep, cancel));
         cancel.addEventListener("click", function () { box.replaceChildren(button(area, box)); });
         keep.addEventListener("click", function () {
           status(box, O.downloading);
+          // Asked to keep the site's storage: a phone short of space may otherwise clear it,
+          // the copy and the queue of unsent reports with it.
+          if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
           fetchCopy(area.id).then(function (copy) {
             return (window.caches ? caches.delete(TILES) : Promise.resolve()).then(function () {
               return keepTiles(tiles, function (done, total) { status(box, ctx.fill(O.tilesProgress, { done: done, total: total })); });
@@ -332,7 +369,13 @@
       return box;
     };
 
+    // The network answered again: the map is its own, not the copy's.
+    function reachable() {
+      if (drawn) draw(false);
+    }
+
     Gridwalk.offline.answer = answer;
+    Gridwalk.offline.reachable = reachable;
     window.addEventListener("offline", function () { draw(true); });
     window.addEventListener("online", function () {
       draw(false);
@@ -351,6 +394,6 @@
   }
 
   window.Gridwalk = window.Gridwalk || {};
-  window.Gridwalk.offline = { attach: attach, answer: function () { return null; }, forget: forget,
+  window.Gridwalk.offline = { attach: attach, answer: function () { return null; }, reachable: function () {}, forget: forget,
     lookupIn: lookupIn, DB_NAME: DB_NAME, TILES: TILES };
 })();

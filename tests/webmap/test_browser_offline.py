@@ -134,8 +134,10 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     card.wait_for()
     assert "来自" in page.locator("#gw-panel .gw-offline-note").inner_text()
     # The outlines drawn from the copy, the building among them.
-    drawn = page.evaluate("""() => { let n = 0; Gridwalk.map.eachLayer(l => { if (l.feature) n++; }); return n; }""")
-    assert drawn >= grid_of_member["buildings"]
+    drawn = page.evaluate("""() => { const ids = new Set();
+        Gridwalk.map.eachLayer(l => { if (l.feature && l.feature.properties.building) ids.add(l.feature.properties.building); });
+        return ids.size; }""")
+    assert drawn == grid_of_member["buildings"]
     page.screenshot(path=str(screenshots / "phone-offline-building.png"))
 
     # A visit: the households come from the copy, the visit waits in the queue as before.
@@ -205,4 +207,48 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
             db.transaction('copy').objectStore('copy').count().onsuccess = e => { db.close(); resolve(e.target.result === 0); };
         };
     })""", timeout=10000)
+    context.close()
+
+
+READ_COPY = """() => new Promise(resolve => {
+    const open = indexedDB.open('gridwalk-offline');
+    open.onsuccess = () => {
+        const db = open.result;
+        if (!db.objectStoreNames.contains('copy')) { db.close(); resolve(null); return; }
+        db.transaction('copy').objectStore('copy').get('mine').onsuccess = e => { db.close(); resolve(e.target.result || null); };
+    };
+})"""
+
+
+def test_an_expired_copy_is_removed_when_the_map_opens(browser, offline_server, members_building):
+    b = members_building
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, offline_server, "party")
+    tap_at(page, b["lon"], b["lat"], zoom=20, touch=True)
+    compound = area_panel(page, "compound")
+    compound.locator(".gw-offline-keep").tap()
+    compound.locator(".gw-offline .gw-primary").tap()
+    compound.locator(".gw-offline-date").wait_for(timeout=30000)
+    kept = page.evaluate(READ_COPY)
+    assert kept["copy"]["area"]["level"] == "compound" and kept["copy"]["buildings"]
+
+    # Its days are over (the phone was left in a drawer).
+    page.evaluate("""() => new Promise(resolve => {
+        const open = indexedDB.open('gridwalk-offline');
+        open.onsuccess = () => {
+            const tx = open.result.transaction('copy', 'readwrite');
+            const store = tx.objectStore('copy');
+            store.get('mine').onsuccess = e => {
+                const record = e.target.result;
+                record.copy.expires_at = new Date(Date.now() - 60e3).toISOString();
+                store.put(record, 'mine');
+            };
+            tx.oncomplete = () => { open.result.close(); resolve(); };
+        };
+    })""")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('gw-hint').textContent.includes('离线副本已过期，已删除')")
+    assert page.evaluate(READ_COPY) is None
+    assert page.evaluate("caches.open(Gridwalk.offline.TILES).then(c => c.keys()).then(k => k.length)") == 0
     context.close()

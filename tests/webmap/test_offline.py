@@ -33,18 +33,26 @@ def test_a_grid_officers_copy_holds_the_grids_buildings_cadres_households_and_op
     assert kept["area"] == {"id": world.grid_west.id, "name": "文澜一网格", "level": "grid"}
     assert kept["bounds"] == [109.47, 29.98, 109.48, 30.0]
     [card] = kept["buildings"]
-    # The building panel's card, as /api/v1/buildings/<id> gives it online.
+    # The building panel's card, as /api/v1/buildings/<id> gives it online; its areas' cards
+    # kept once for all buildings, as online, reached through area_id and parent_id.
     online = client_as(app, "grid").get(f"/api/v1/buildings/{world.building.id}").get_json()
-    assert card["name"] == "贡水花园1栋" and card["assignments"] == online["assignments"]
+    areas, up = [], card["area_id"]
+    while up is not None:
+        areas.append(kept["area_cards"][str(up)])
+        up = areas[-1]["parent_id"]
+    assert {**card, "areas": areas, "geometry": None} == {**online, "geometry": None}
     assert card["assignments"][0]["person"]["phone"] == "13800001234"  # in the officer's own grid
-    assert [a["name"] for a in card["areas"]] == ["贡水花园", "文澜一网格", "文澜社区", "测试镇", "测试县"]
+    assert [a["name"] for a in areas] == ["贡水花园", "文澜一网格", "文澜社区", "测试镇", "测试县"]
+    assert [109.474, 29.984] in card["geometry"]["coordinates"][0][0]  # rounded to 7 places, as lists
     # The households as the visit form lists them, unmasked in the officer's grid.
     homes = kept["households"][str(world.building.id)]
     assert len(homes) == 6 and {h["address"] for h in homes} >= {"1-1-101", "1-3-302"}
     # The outlines of the grid and its compound; the cards above them for taps beside buildings.
     assert {o["id"] for o in kept["outlines"]} == {world.grid_west.id, world.compound.id}
     community = kept["area_cards"][str(world.community.id)]
-    assert [a["person"]["name"] for a in community["assignments"] if a["person"]] == ["王五"]
+    [leader] = [a["person"] for a in community["assignments"] if a["person"]]
+    # Above the officer's grid a phone is masked, as online.
+    assert (leader["name"], leader["phone"]) == ("王五", "137****9999")
     # Only open issues.
     assert [f["properties"]["description"] for f in kept["issues"]["features"]] == ["楼道堆物"]
     made = dt.datetime.fromisoformat(kept["made_at"])
@@ -103,7 +111,21 @@ def test_a_township_or_county_is_not_kept(app, world, role_users, area):
     assert response.get_json()["error"]["code"] == "not_kept"
 
 
-@pytest.mark.parametrize("area_id", ["0", "99999999999999999999", "-1"])
+@pytest.mark.parametrize("area_id", ["0", "99999999999999999999", "999999"])
 def test_an_unknown_area_is_not_found(app, world, role_users, area_id):
     response = client_as(app, "admin").get(f"/api/v1/offline/{area_id}")
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("role, kept, refused", [
+    ("admin", ["community", "grid_east", "other_grid"], []),
+    ("township", ["community", "other_community"], []),
+    ("community", ["community", "grid_east", "compound"], ["other_community", "other_grid"]),
+    ("party", ["grid_west", "compound"], ["grid_east", "community"]),
+])
+def test_each_role_keeps_what_is_its_own(app, world, role_users, role, kept, refused):
+    client = client_as(app, role)
+    for name in kept:
+        assert client.get(f"/api/v1/offline/{getattr(world, name).id}").status_code == 200, name
+    for name in refused:
+        assert client.get(f"/api/v1/offline/{getattr(world, name).id}").status_code == 404, name

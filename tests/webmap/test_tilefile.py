@@ -89,6 +89,20 @@ def test_a_gcj02_county_file_puts_the_map_in_gcj02(app, county_file, world, role
     assert '"datum": "gcj02"' in page
 
 
+def test_a_file_gone_while_running_answers_503_and_the_map_still_opens(app, tmp_path, world, role_users):
+    path = make_mbtiles(tmp_path / "county.mbtiles", TILES)
+    app.config.update(BASEMAPS="county", TILE_FILE=str(path))
+    officer = client_as(app, "grid")
+    assert officer.get("/tiles/basemap/16/53703/27120").data == TILES[(16, 53703, 27120)]
+    path.unlink()  # a county replacing its file by hand
+    gone = officer.get("/tiles/basemap/16/53703/27120")
+    assert gone.status_code == 503 and gone.get_json()["error"]["code"] == "basemap_file_unavailable"
+    assert officer.get("/").status_code == 200 and officer.get("/issues").status_code == 200
+    # The new file is read as soon as it is there.
+    make_mbtiles(path, {(16, 53703, 27120): png((1, 2, 3))})
+    assert officer.get("/tiles/basemap/16/53703/27120").data == png((1, 2, 3))
+
+
 def test_without_a_county_file_there_is_no_basemap_route(app, world, role_users):
     response = client_as(app, "grid").get("/tiles/basemap/16/53703/27120")
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "no_basemap_file"
