@@ -111,7 +111,9 @@
     // (the layer control offers another, or none); the data layers stay as they are.
     function watch(layer, named) {
       layer.on("tileerror", function () {
-        if (failing === named || !map.hasLayer(named)) return;
+        // With no network at all a tile beyond what the phone kept cannot come: not the
+        // basemap's fault (the offline line under the map says what is shown).
+        if (failing === named || !map.hasLayer(named) || !navigator.onLine) return;
         failing = named;
         hooks.hint(L.Util.template(T.basemapFailed, { name: named.options.gwName || "" }));
       });

@@ -310,12 +310,12 @@
         var bytes = plan.bytes + tiles.length * TILE_BYTES;
         var keep = el("button", { type: "button", class: "gw-primary", text: O.keep });
         var cancel = el("button", { type: "button", class: "gw-secondary", text: O.cancel });
-        box.replaceChildren(
+        box.replaceChildren.apply(box, [
           el("p", { class: "gw-offline-plan", text: ctx.fill(O.plan, { name: plan.area.name, buildings: plan.buildings,
             households: plan.households, issues: plan.issues, tiles: tiles.length, mb: mb(bytes) }) }),
           unkept ? el("p", { class: "gw-muted gw-offline-unkept", text: O.basemapNotKept }) : null,
           el("p", { class: "gw-muted", text: ctx.fill(O.kept, { days: plan.days }) }),
-          el("div", { class: "gw-buttons" }, keep, cancel));
+          el("div", { class: "gw-buttons" }, keep, cancel)].filter(Boolean));
         cancel.addEventListener("click", function () { box.replaceChildren(button(area, box)); });
         keep.addEventListener("click", function () {
           status(box, O.downloading);

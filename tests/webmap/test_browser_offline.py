@@ -72,6 +72,24 @@ def offline_server(demo_url: str, grid_of_member: dict[str, Any], tmp_path_facto
                                    "TILE_FILE": str(basemap), "OFFLINE_MAX_BUILDINGS": grid_of_member["buildings"]}))
 
 
+def backdate(page: Any, field: str, seconds: float) -> None:
+    """Set the kept copy's `field` (made_at, expires_at) to `seconds` ago, as time would."""
+    page.evaluate("""([field, seconds]) => new Promise((resolve, reject) => {
+        const open = indexedDB.open(Gridwalk.offline.DB_NAME);
+        open.onsuccess = () => {
+            const tx = open.result.transaction('copy', 'readwrite');
+            const store = tx.objectStore('copy');
+            store.get('mine').onsuccess = e => {
+                const record = e.target.result;
+                record.copy[field] = new Date(Date.now() - seconds * 1000).toISOString();
+                store.put(record, 'mine');
+            };
+            tx.oncomplete = () => { open.result.close(); resolve(); };
+            tx.onerror = reject;
+        };
+    })""", [field, seconds])
+
+
 def area_panel(page: Any, level: str) -> Any:
     return page.locator(f"#gw-panel .gw-area.gw-level-{level}")
 
@@ -132,13 +150,18 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     tap_at(page, b["lon"], b["lat"], zoom=20, touch=True, settle=False)
     card = page.locator(f"#gw-panel [data-building-id='{b['id']}']")
     card.wait_for()
+    # Tiles beyond what was kept do not come; that is not called a failing basemap.
+    assert "无法加载" not in page.locator("#gw-hint").inner_text()
     assert "来自" in page.locator("#gw-panel .gw-offline-note").inner_text()
     # The outlines drawn from the copy, the building among them.
     drawn = page.evaluate("""() => { const ids = new Set();
         Gridwalk.map.eachLayer(l => { if (l.feature && l.feature.properties.building) ids.add(l.feature.properties.building); });
         return ids.size; }""")
     assert drawn == grid_of_member["buildings"]
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 18, {{animate: false}})")
+    page.evaluate(f"void Gridwalk.ctx.keepInSight(L.latLng({b['lat']}, {b['lon']}))")
     page.screenshot(path=str(screenshots / "phone-offline-building.png"))
+    page.evaluate(f"void Gridwalk.map.setView([{b['lat']}, {b['lon']}], 20, {{animate: false}})")
 
     # A visit: the households come from the copy, the visit waits in the queue as before.
     note = f"离线副本走访 {uuid.uuid4().hex[:6]}"
@@ -159,20 +182,7 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
             INSERT INTO issues (category, description, status, geom, area_id, building_id, unit_id, source)
             SELECT '环境卫生', :d, 'reported', ST_PointOnSurface(b.geom), b.area_id, b.id, NULL, 'officer'
             FROM buildings b WHERE b.id = :b"""), {"d": description, "b": b["id"]})
-    page.evaluate("""() => new Promise((resolve, reject) => {
-        const open = indexedDB.open(Gridwalk.offline.DB_NAME);
-        open.onsuccess = () => {
-            const tx = open.result.transaction('copy', 'readwrite');
-            const store = tx.objectStore('copy');
-            store.get('mine').onsuccess = e => {
-                const record = e.target.result;
-                record.copy.made_at = new Date(Date.now() - 3600e3).toISOString();
-                store.put(record, 'mine');
-            };
-            tx.oncomplete = () => { open.result.close(); resolve(); };
-            tx.onerror = reject;
-        };
-    })""")
+    backdate(page, "made_at", 3600)
     page.reload()  # still offline: the backdated copy is read
     page.wait_for_function("() => window.Gridwalk && Gridwalk.ctx")
     context.set_offline(False)
@@ -210,6 +220,7 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     context.close()
 
 
+
 READ_COPY = """() => new Promise(resolve => {
     const open = indexedDB.open('gridwalk-offline');
     open.onsuccess = () => {
@@ -220,11 +231,7 @@ READ_COPY = """() => new Promise(resolve => {
 })"""
 
 
-def test_an_expired_copy_is_removed_when_the_map_opens(browser, offline_server, members_building):
-    b = members_building
-    context = browser.new_context(**PHONE, locale="zh-CN")
-    page = context.new_page()
-    log_in(page, offline_server, "party")
+def keep_compound(page: Any, b: dict[str, Any]) -> None:
     tap_at(page, b["lon"], b["lat"], zoom=20, touch=True)
     compound = area_panel(page, "compound")
     compound.locator(".gw-offline-keep").tap()
@@ -233,20 +240,28 @@ def test_an_expired_copy_is_removed_when_the_map_opens(browser, offline_server, 
     kept = page.evaluate(READ_COPY)
     assert kept["copy"]["area"]["level"] == "compound" and kept["copy"]["buildings"]
 
+
+def test_an_ended_login_or_an_expired_copy_leaves_nothing_on_the_phone(browser, offline_server, members_building):
+    b = members_building
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, offline_server, "party")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller")
+    keep_compound(page, b)
+
+    # The login ends without the logout button (ended by an administrator, or timed out):
+    # the map sends the phone to the login page, and the service worker removes the copy.
+    context.clear_cookies()
+    page.goto(f"{offline_server}/")
+    page.wait_for_url("**/login**")
+    page.wait_for_function(f"() => ({READ_COPY})().then(kept => kept === null)", timeout=10000)
+    assert not [name for name in page.evaluate("caches.keys()") if "offline" in name or "pages" in name]
+
+    log_in(page, offline_server, "party")
+    keep_compound(page, b)
+
     # Its days are over (the phone was left in a drawer).
-    page.evaluate("""() => new Promise(resolve => {
-        const open = indexedDB.open('gridwalk-offline');
-        open.onsuccess = () => {
-            const tx = open.result.transaction('copy', 'readwrite');
-            const store = tx.objectStore('copy');
-            store.get('mine').onsuccess = e => {
-                const record = e.target.result;
-                record.copy.expires_at = new Date(Date.now() - 60e3).toISOString();
-                store.put(record, 'mine');
-            };
-            tx.oncomplete = () => { open.result.close(); resolve(); };
-        };
-    })""")
+    backdate(page, "expires_at", 60)
     page.reload()
     page.wait_for_function("() => document.getElementById('gw-hint').textContent.includes('离线副本已过期，已删除')")
     assert page.evaluate(READ_COPY) is None
