@@ -92,8 +92,11 @@ def _households(session: Session, scope: Scope, building_ids: list[int]) -> dict
         held = set(session.scalars(select(Assignment.household_id).where(
             Assignment.person_id == scope.person_id, responsibility.current(), Assignment.household_id.is_not(None))))
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.scalars(select(Household).where(Household.building_id.in_(building_ids))
-                           .order_by(Household.building_id, Household.unit_no, Household.floor, Household.room))
+    rows = session.execute(
+        select(Household.id, Household.building_id, Household.unit_no, Household.floor, Household.room,
+               Household.residents, Household.active, Household.head_name, Household.phone)
+        .where(Household.building_id.in_(building_ids))
+        .order_by(Household.building_id, Household.unit_no, Household.floor, Household.room))
     for h in rows:
         out[str(h.building_id)].append({
             "id": h.id, "unit_no": h.unit_no, "floor": h.floor, "room": h.room,
