@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from geo import notify
 from geo.models import Delivery, Issue, Notification
-from tests.conftest import ROOT, client_as, create_database, drop_database
+from tests.conftest import ROOT, client_as, county_today, create_database, drop_database
 
 SECRET = "webhook-secret"
 
@@ -139,7 +139,7 @@ def test_a_referral_tells_the_new_unit_and_posts_to_its_robot(app, session, worl
 
 
 def test_deadlines_and_wishes_are_told_once_however_often_the_scan_runs(app, session, world, cadre_login, role_users):
-    today = dt.date.today()
+    today = county_today()  # the county's day: a promise for "today" is checked against it
     issue = session.get(Issue, report_at_the_building(app))
     issue.deadline = today + dt.timedelta(days=1)
     member = role_users["party"]
