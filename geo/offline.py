@@ -8,7 +8,8 @@ A copy holds, for one area of the user's own scope:
   less its areas: the cards of the area, those inside it and those above it are kept once;
 - the households of each building, as the visit form lists them (none for a viewer);
 - the outlines of the area and the areas inside it;
-- its open issues, as the map's issue layer draws them.
+- its open issues, as the map's issue layer draws them, and the timelines of the most
+  pressing ones, to read (a step taken offline is not queued: it waits for the network).
 
 Nothing outside the user's scope goes in, so nothing personal they could not read online.
 The phone keeps the copy for `days` and drops it then, or at logout. `plan` says what a
@@ -29,14 +30,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo import features, responsibility
+from geo import issues as issues_domain
 from geo.errors import N_, BadRequest, NotFound
 from geo.issues import Filters
-from geo.models import Area, Assignment, Building, Household
+from geo.models import Area, Assignment, Building, Household, Issue
 from geo.scope import Scope, ancestors, subtree
 from geo.validate import storable_id
 
 KEPT_LEVELS = ("community", "grid", "compound")
 ISSUES_KEPT = 5000
+DETAILS_KEPT = 200  # the most pressing open issues' timelines
 PRECISION = 7  # decimal places of a degree: about a centimetre
 
 
@@ -162,6 +165,7 @@ def copy(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[s
     outlines, area_cards = _areas(session, scope, area)
     issues = features.issues(session, None, scope, Filters(statuses=("open",), area_id=area.id, sort="urgency"),
                              ISSUES_KEPT)
+    kept_issues = json.loads(issues)
     made = dt.datetime.now(dt.timezone.utc)
     return {
         "area": {"id": area.id, "name": area.name, "level": area.level},
@@ -173,5 +177,14 @@ def copy(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[s
         "households": _households(session, scope, [b.id for b in buildings]),
         "outlines": outlines,
         "area_cards": area_cards,
-        "issues": json.loads(issues),
+        "issues": kept_issues,
+        "issue_details": _details(session, scope, [f["id"] for f in kept_issues["features"][:DETAILS_KEPT]]),
     }
+
+
+def _details(session: Session, scope: Scope, ids: list[int]) -> dict[str, Any]:
+    """The issues' panels (geo.issues.detail), read-only: no steps are offered offline."""
+    out = {}
+    for issue in session.scalars(select(Issue).where(Issue.id.in_(ids))):
+        out[str(issue.id)] = {**issues_domain.detail(session, scope, issue), "allowed": []}
+    return out

@@ -60,7 +60,7 @@ SCHEMAS: J = {
     ),
     "OfflineCopy": obj(
         ["area", "bounds", "made_at", "expires_at", "user_id", "buildings", "households", "outlines", "area_cards",
-         "issues"],
+         "issues", "issue_details"],
         area={"type": "object"}, bounds={"type": "array", "items": NUMBER}, made_at=DATETIME, expires_at=DATETIME,
         user_id=nullable(INTEGER),
         buildings={"type": "array", "description": "BuildingCards without their areas, kept once in area_cards",
@@ -72,6 +72,8 @@ SCHEMAS: J = {
                                                  geometry=GEOMETRY)},
         area_cards={"type": "object", "additionalProperties": ref("AreaCard")},
         issues={"type": "object", "description": "the open issues, a GeoJSON FeatureCollection as /issues gives"},
+        issue_details={"type": "object", "description": "by issue id: the most pressing open issues' details, "
+                       "with no steps allowed", "additionalProperties": ref("IssueDetail")},
     ),
     "BuildingCard": obj(
         ["id", "source_id", "name", "address", "areas", "assignments", "household_count", "coverage",

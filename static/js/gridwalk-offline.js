@@ -137,6 +137,7 @@
     var match;
     if (path === "lookup") return lookupIn(copy, Number(parsed.searchParams.get("lon")), Number(parsed.searchParams.get("lat")));
     if (path === "issues") return issuesIn(copy, parsed.searchParams);
+    if ((match = /^issues\/(\d+)$/.exec(path))) return (copy.issue_details || {})[match[1]] || null;
     if ((match = /^buildings\/(\d+)(\/households)?$/.exec(path))) {
       var id = Number(match[1]);
       var building = copy.buildings.filter(function (b) { return b.id === id; })[0];

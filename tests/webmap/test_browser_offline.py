@@ -174,6 +174,13 @@ def test_a_grid_kept_on_the_phone_answers_with_the_network_cut(browser, offline_
     page.locator("#gw-panel .gw-ok").wait_for()
     assert page.locator("#gw-queue").inner_text() == "1 条待发送"
 
+    # An issue's timeline, kept to read: no step is offered without the network.
+    kept_issue = page.evaluate("Gridwalk.layers.issues.getLayers()[0].issueId")
+    page.evaluate(f"Gridwalk.showIssue({kept_issue})")
+    page.locator(f"#gw-panel .gw-issue-card[data-issue-id='{kept_issue}']").wait_for()
+    assert page.locator("#gw-panel .gw-timeline li").count() >= 1
+    assert page.locator("#gw-panel .gw-actions button").count() == 0
+
     # Meanwhile an issue is reported in the grid; the copy is an hour old when the signal returns.
     engine = create_engine(demo_url)
     description = f"副本刷新测试 {uuid.uuid4().hex[:6]}"

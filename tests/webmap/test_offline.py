@@ -53,8 +53,13 @@ def test_a_grid_officers_copy_holds_the_grids_buildings_cadres_households_and_op
     [leader] = [a["person"] for a in community["assignments"] if a["person"]]
     # Above the officer's grid a phone is masked, as online.
     assert (leader["name"], leader["phone"]) == ("王五", "137****9999")
-    # Only open issues.
-    assert [f["properties"]["description"] for f in kept["issues"]["features"]] == ["楼道堆物"]
+    # Only open issues, with their timelines to read (no step is offered offline).
+    [open_one] = kept["issues"]["features"]
+    assert open_one["properties"]["description"] == "楼道堆物"
+    detail = kept["issue_details"][str(open_one["id"])]
+    online = client_as(app, "grid").get(f"/api/v1/issues/{open_one['id']}").get_json()
+    assert {**detail, "allowed": online["allowed"]} == online and detail["allowed"] == []
+    assert list(kept["issue_details"]) == [str(open_one["id"])]
     made = dt.datetime.fromisoformat(kept["made_at"])
     assert dt.datetime.fromisoformat(kept["expires_at"]) - made == dt.timedelta(days=7)
 
