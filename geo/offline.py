@@ -39,7 +39,7 @@ from geo.validate import storable_id
 
 KEPT_LEVELS = ("community", "grid", "compound")
 ISSUES_KEPT = 5000
-DETAILS_KEPT = 200  # the most pressing open issues' timelines
+DETAILS_KEPT = 50  # the most pressing open issues' timelines (about 6 ms each to make)
 PRECISION = 7  # decimal places of a degree: about a centimetre
 
 

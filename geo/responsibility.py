@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from geo.errors import N_, NotFound
@@ -85,16 +85,25 @@ def area_chain(session: Session, area_id: int, scope: Scope) -> Chain:
     return list(zip(areas, scope.personal_along([area.id for area in areas])))
 
 
+def _area_path_statement() -> Select[Any]:
+    columns = (Area.id, Area.parent_id, Area.code, Area.name, Area.level)
+    up = select(*columns).where(Area.id == bindparam("area_id")).cte(recursive=True)
+    up = up.union_all(select(*columns).join(up, Area.id == up.c.parent_id))
+    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
+    return select(up).order_by(depth.desc())
+
+
+# Made once: SQLAlchemy's cache key of a recursive CTE costs milliseconds to work out, and a
+# statement keeps its key (routing, every lookup and every issue's panel walk up the tree).
+_AREA_PATH = _area_path_statement()
+
+
 def area_path(session: Session, area_id: int) -> list[Any]:
     """(id, parent_id, code, name, level) of the area and those above it, innermost first:
     no polygons — for routing, for saying where something is and for the areas' cards. The
     walk up carries the columns, so each step is one index lookup (joining areas again
     afterwards made PostgreSQL scan them all)."""
-    columns = (Area.id, Area.parent_id, Area.code, Area.name, Area.level)
-    up = select(*columns).where(Area.id == area_id).cte(recursive=True)
-    up = up.union_all(select(*columns).join(up, Area.id == up.c.parent_id))
-    depth = case({level: rank for rank, level in enumerate(AREA_LEVELS)}, value=up.c.level)
-    return list(session.execute(select(up).order_by(depth.desc())))
+    return list(session.execute(_AREA_PATH, {"area_id": area_id}))
 
 
 def assignments_for(
