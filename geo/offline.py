@@ -39,7 +39,7 @@ from geo.validate import storable_id
 
 KEPT_LEVELS = ("community", "grid", "compound")
 ISSUES_KEPT = 5000
-DETAILS_KEPT = 50  # the most pressing open issues' timelines (about 6 ms each to make)
+DETAILS_KEPT = 50  # the most pressing open issues' timelines (about 11 ms each to make)
 PRECISION = 7  # decimal places of a degree: about a centimetre
 
 
@@ -128,15 +128,21 @@ def _areas(session: Session, scope: Scope, area: Area) -> tuple[list[dict[str, A
     return outlines, cards
 
 
-def plan(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[str, Any]:
-    """What a copy of the area would hold and weigh (the bytes of the copy as sent), or
-    the refusal of an area too large to keep."""
-    kept = copy(session, scope, area_id, limits)
+def _weighed(kept: dict[str, Any], limits: Limits) -> int:
+    """The copy's bytes as the phone keeps it; too many for a phone is refused."""
     size = len(json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode())
     if size > limits.bytes:
         raise BadRequest(N_("a copy of %(name)s would take %(mb)s MB, more than the %(max)s MB one phone keeps: "
                             "keep one of its grids instead"), code="area_too_large", name=kept["area"]["name"],
                          mb=round(size / 1e6, 1), max=round(limits.bytes / 1e6))
+    return size
+
+
+def plan(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[str, Any]:
+    """What a copy of the area would hold and weigh (the bytes of the copy as sent), or
+    the refusal of an area too large to keep."""
+    kept = _made(session, scope, area_id, limits)
+    size = _weighed(kept, limits)
     return {
         "area": kept["area"],
         "bounds": kept["bounds"],
@@ -149,7 +155,14 @@ def plan(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[s
 
 
 def copy(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[str, Any]:
-    """The copy of the area for the phone: see the module's docstring."""
+    """The copy of the area for the phone (see the module's docstring), refused as the plan
+    is when too large."""
+    kept = _made(session, scope, area_id, limits)
+    _weighed(kept, limits)
+    return kept
+
+
+def _made(session: Session, scope: Scope, area_id: int, limits: Limits) -> dict[str, Any]:
     area = _area(session, scope, area_id)
     buildings = _buildings(session, area.id)
     _too_many(area, len(buildings), limits)

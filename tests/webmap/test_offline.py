@@ -8,8 +8,11 @@ import json
 
 import pytest
 
+from geo import offline
+from geo.errors import BadRequest
 from geo.geometry import to_element
 from geo.models import Building, Issue
+from geo.scope import Scope
 from tests.conftest import box, client_as
 
 
@@ -134,3 +137,13 @@ def test_each_role_keeps_what_is_its_own(app, world, role_users, role, kept, ref
         assert client.get(f"/api/v1/offline/{getattr(world, name).id}").status_code == 200, name
     for name in refused:
         assert client.get(f"/api/v1/offline/{getattr(world, name).id}").status_code == 404, name
+
+
+def test_a_copy_too_heavy_for_a_phone_is_refused_however_it_is_asked(session, world, role_users):
+    scope = Scope.of(role_users["grid"])
+    light = offline.Limits(bytes=100)
+    for make in (offline.plan, offline.copy):
+        with pytest.raises(BadRequest, match="MB") as refused:
+            make(session, scope, world.grid_west.id, light)
+        assert refused.value.code == "area_too_large"
+    assert offline.copy(session, scope, world.grid_west.id, offline.Limits())["buildings"]
